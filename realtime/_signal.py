@@ -1,0 +1,45 @@
+"""A wake-up signal without memory: ``notify`` wakes whoever waits at that moment.
+
+Callers check their condition, then wait, with no ``await`` in between; so a notification
+cannot fall between the check and the wait. Unlike ``asyncio.Event`` there is nothing to
+clear, and any number of tasks may wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+__all__ = ["Signal"]
+
+
+class Signal:
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def notify(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the next :meth:`notify`; return False if ``timeout`` seconds passed first."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            if timeout is None:
+                await waiter
+                return True
+            try:
+                async with asyncio.timeout(timeout):
+                    await waiter
+            except TimeoutError:
+                return False
+            return True
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+            if self._waiters and waiter in self._waiters:
+                self._waiters.remove(waiter)

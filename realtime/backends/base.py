@@ -1,0 +1,205 @@
+"""The backend interface: where every session's state and every room live.
+
+A backend holds all of a session's state (identity, token hash, both sequence numbers, the
+replay buffer, the handler's inbox, room memberships), so that whichever process receives a
+request can serve it. :class:`~realtime.backends.memory.MemoryBackend` keeps it in a dict of
+this process; a Redis backend keeps it in Redis and lets several processes share sessions.
+
+The semantics of every method are those of :class:`~realtime.protocol.session.SessionState`;
+one backend test suite holds every implementation to them.
+
+Transports never wait on the backend: they *attach* a :class:`Listener` to a session and the
+backend calls its :meth:`~Listener.wake` when there is something new to send (messages or the
+close), and :meth:`~Listener.disconnect` when the connection must end (another connection
+took over, the server is shutting down).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from realtime.protocol.session import Attached
+from realtime.types import SessionId, TransportName
+
+__all__ = ["Backend", "Listener", "Pending", "SessionInfo", "SessionSnapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What a session is, fixed at negotiation."""
+
+    id: SessionId
+    token_hash: str
+    """SHA-256 of the session token, hex. The token itself is never stored."""
+    created: float
+    headers: tuple[tuple[str, str], ...] = ()
+    """Headers of the negotiation request (lower-case names)."""
+    query_string: str = ""
+    """Query string of the negotiation request."""
+    user: object = None
+    """What the authentication hook returned (JSON-serialisable for shared backends)."""
+    client: str | None = None
+    """Address of the client that negotiated."""
+    max_queue: int | None = 1024
+    """Bound on unacknowledged outgoing messages, and on messages waiting for the handler."""
+    max_buffer_bytes: int | None = None
+    """Bound on the bytes of either queue; one message always fits."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSnapshot:
+    """The changing part of a session, read at one instant."""
+
+    status: int
+    """A :class:`~realtime.protocol.session.SessionStatus` value."""
+    transport: TransportName | None
+    last_seen: float
+    close_code: int | None = None
+    close_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """Outgoing messages to write, and the close once every message is out."""
+
+    messages: list[tuple[int, str | bytes]] = field(default_factory=list)
+    close: tuple[int, str] | None = None
+    """Set when the session ended and ``messages`` reaches its last message."""
+    ack: int = 0
+    """Last client message the handler read: the ack the client is owed."""
+
+
+class Listener(Protocol):
+    """A transport connection attached to a session."""
+
+    @property
+    def id(self) -> str: ...
+
+    def wake(self) -> None:
+        """There are new outgoing messages, or the session ended."""
+
+    def disconnect(self, code: int, reason: str) -> None:
+        """End this connection (the session lives on); the client should resume."""
+
+
+class Backend(Protocol):
+    """Storage of sessions and rooms. Every method may raise ``BackendError``."""
+
+    async def start(self) -> None:
+        """Open connections and start background work. Called once before any other call."""
+
+    async def stop(self) -> None:
+        """Release everything ``start`` acquired."""
+
+    # -- Sessions -------------------------------------------------------------------------
+
+    async def create(self, info: SessionInfo, now: float) -> None:
+        """Store a new session, in the PENDING state."""
+
+    async def info(self, session_id: SessionId) -> SessionInfo | None:
+        """The session's fixed part, or None if it is unknown or expired."""
+
+    async def snapshot(self, session_id: SessionId) -> SessionSnapshot | None:
+        """The session's changing part, or None if it is unknown or expired."""
+
+    async def attach(
+        self,
+        session_id: SessionId,
+        listener: Listener,
+        transport: TransportName,
+        last: int,
+        now: float,
+    ) -> Attached:
+        """Attach a connection that holds every message up to ``last``.
+
+        The previous connection, if any, gets ``disconnect(TRANSPORT_REPLACED)``.
+
+        Raises:
+            UnknownSession: no such session.
+            ReplayGap: messages after ``last`` are gone.
+            ProtocolError: ``last`` is beyond the last message sent.
+        """
+
+    async def detach(self, session_id: SessionId, listener: Listener, now: float) -> None:
+        """Detach ``listener`` if it is still attached; the session starts waiting."""
+
+    async def touch(self, session_id: SessionId, now: float) -> None:
+        """The client showed it is alive."""
+
+    async def claim_handler(self, session_id: SessionId) -> bool:
+        """Return True exactly once per session: the caller runs its handler."""
+
+    async def release_handler(self, session_id: SessionId) -> None:
+        """The session's handler returned; a closed session may now be forgotten."""
+
+    async def close(self, session_id: SessionId, code: int, reason: str) -> bool:
+        """End the session; False if it had ended already. Wakes its listener and readers."""
+
+    async def expire(self, now: float, ttl: float) -> list[SessionId]:
+        """Close (SESSION_EXPIRED) sessions that waited for a connection ``ttl`` seconds, and
+        forget closed ones that are drained or older than ``ttl``. Return those expired."""
+
+    # -- Server to client -----------------------------------------------------------------
+
+    async def push(
+        self, session_id: SessionId, data: str | bytes, size: int, timeout: float | None
+    ) -> int:
+        """Queue a message for the client; wait up to ``timeout`` for room. Return its number.
+
+        Raises:
+            SessionClosed: the session ended.
+            BufferFull: no room within ``timeout`` (None waits without limit, 0 does not wait).
+        """
+
+    async def pending(
+        self, session_id: SessionId, after: int, max_count: int | None, max_bytes: int | None
+    ) -> Pending:
+        """Messages after ``after`` to write now, without waiting.
+
+        Raises:
+            UnknownSession, ReplayGap, ProtocolError: as for :meth:`attach`.
+        """
+
+    async def ack(self, session_id: SessionId, seq: int) -> None:
+        """The client holds every message up to ``seq``. Raises ``ProtocolError``."""
+
+    # -- Client to server -----------------------------------------------------------------
+
+    async def deliver(self, session_id: SessionId, seq: int, data: str | bytes, size: int) -> int:
+        """Take message ``seq`` from the client into the handler's inbox (a duplicate is
+        ignored); return the last message the handler read (the ack owed). Never waits.
+
+        Raises:
+            InboxFull: the client sent past its window; the message was not taken.
+            ProtocolError: ``seq`` skips messages.
+            SessionClosed: the session ended.
+        """
+
+    async def receive(self, session_id: SessionId) -> str | bytes:
+        """Wait for and return the next message for the handler; wakes the listener, which
+        owes the client an ack.
+
+        Raises:
+            SessionClosed: the session ended.
+        """
+
+    # -- Rooms ----------------------------------------------------------------------------
+
+    async def join(self, session_id: SessionId, room: str) -> None: ...
+
+    async def leave(self, session_id: SessionId, room: str) -> None: ...
+
+    async def rooms(self, session_id: SessionId) -> set[str]: ...
+
+    async def members(self, room: str) -> set[SessionId]: ...
+
+    async def publish(
+        self, room: str, data: str | bytes, size: int, exclude: SessionId | None = None
+    ) -> int:
+        """Queue a message for every member of ``room`` without waiting; a member without room
+        is closed with BUFFER_OVERFLOW. Return how many sessions it was queued for."""
+
+    async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
+        """Queue a message for one session without waiting, as :meth:`publish` does for a room.
+        Return False if the session is unknown, closed, or was closed for lack of room."""

@@ -1,0 +1,302 @@
+"""The in-memory backend: sessions and rooms in a dict of this process. The default.
+
+Nothing to install and the fastest path, but sessions live and die with the process: a
+client can resume only on the process that holds its session. Use a shared backend to run
+several processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+
+from realtime._signal import Signal
+from realtime.backends.base import Listener, Pending, SessionInfo, SessionSnapshot
+from realtime.exceptions import SessionClosed, UnknownSession
+from realtime.protocol.buffer import BufferFull
+from realtime.protocol.frames import CloseCode
+from realtime.protocol.session import Attached, SessionState
+from realtime.types import SessionId, TransportName
+
+__all__ = ["MemoryBackend"]
+
+
+class _Entry:
+    __slots__ = (
+        "handler",
+        "inbox_signal",
+        "info",
+        "listener",
+        "read_signal",
+        "room_signal",
+        "state",
+    )
+
+    def __init__(self, info: SessionInfo, now: float) -> None:
+        self.info = info
+        self.state = SessionState(
+            now=now, max_queue=info.max_queue, max_buffer_bytes=info.max_buffer_bytes
+        )
+        self.listener: Listener | None = None
+        self.inbox_signal = Signal()  # the handler waits here for messages
+        self.room_signal = Signal()  # senders wait here for room in the replay buffer
+        self.handler = 0  # 0 never claimed, 1 running, 2 returned
+
+    def closed_error(self) -> SessionClosed:
+        code = self.state.close_code
+        return SessionClosed.create(code if code is not None else 1000, self.state.close_reason)
+
+
+async def _wait_for(condition: Callable[[], bool], signal: Signal, timeout: float | None) -> bool:
+    """Wait until ``condition()`` holds, re-checking at each notification of ``signal``.
+    Return False if ``timeout`` seconds pass first (None: no limit; 0: do not wait)."""
+    if condition():
+        return True
+    if timeout is None:
+        while not condition():
+            await signal.wait()
+        return True
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return False
+        await signal.wait(remaining)
+    return True
+
+
+class MemoryBackend:
+    """Sessions and rooms in this process. See the module docstring."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[SessionId, _Entry] = {}
+        self._rooms: dict[str, set[SessionId]] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def _get(self, session_id: SessionId) -> _Entry:
+        try:
+            return self._sessions[session_id]
+        except KeyError:
+            raise UnknownSession("unknown or expired session", status=404, code=4000) from None
+
+    # -- Sessions -------------------------------------------------------------------------
+
+    async def create(self, info: SessionInfo, now: float) -> None:
+        if info.id in self._sessions:
+            raise ValueError(f"session {info.id!r} exists already")
+        self._sessions[info.id] = _Entry(info, now)
+
+    async def info(self, session_id: SessionId) -> SessionInfo | None:
+        entry = self._sessions.get(session_id)
+        return None if entry is None else entry.info
+
+    async def snapshot(self, session_id: SessionId) -> SessionSnapshot | None:
+        entry = self._sessions.get(session_id)
+        if entry is None:
+            return None
+        state = entry.state
+        return SessionSnapshot(
+            int(state.status),
+            state.transport,
+            state.last_seen,
+            state.close_code,
+            state.close_reason,
+        )
+
+    async def attach(
+        self,
+        session_id: SessionId,
+        listener: Listener,
+        transport: TransportName,
+        last: int,
+        now: float,
+    ) -> Attached:
+        entry = self._get(session_id)
+        attached = entry.state.attach(listener.id, transport, last, now)
+        previous, entry.listener = entry.listener, listener
+        if previous is not None and previous is not listener:
+            previous.disconnect(CloseCode.TRANSPORT_REPLACED, "a newer connection took over")
+        entry.room_signal.notify()  # ``last`` acknowledged messages
+        return attached
+
+    async def detach(self, session_id: SessionId, listener: Listener, now: float) -> None:
+        entry = self._sessions.get(session_id)
+        if entry is not None and entry.listener is listener:
+            entry.listener = None
+            entry.state.detach(listener.id, now)
+
+    async def touch(self, session_id: SessionId, now: float) -> None:
+        entry = self._sessions.get(session_id)
+        if entry is not None:
+            entry.state.touch(now)
+
+    async def claim_handler(self, session_id: SessionId) -> bool:
+        entry = self._get(session_id)
+        if entry.handler or entry.state.closed:
+            return False
+        entry.handler = 1
+        return True
+
+    async def release_handler(self, session_id: SessionId) -> None:
+        entry = self._sessions.get(session_id)
+        if entry is not None:
+            entry.handler = 2
+
+    async def close(self, session_id: SessionId, code: int, reason: str) -> bool:
+        entry = self._sessions.get(session_id)
+        return entry is not None and self._close(entry, code, reason)
+
+    def _close(self, entry: _Entry, code: int, reason: str) -> bool:
+        if not entry.state.close(code, reason):
+            return False
+        self._leave_all(entry.info.id, entry.state.rooms)
+        entry.state.rooms.clear()
+        entry.inbox_signal.notify()
+        entry.room_signal.notify()
+        if entry.listener is not None:
+            entry.listener.wake()
+        return True
+
+    async def expire(self, now: float, ttl: float) -> list[SessionId]:
+        expired: list[SessionId] = []
+        for session_id, entry in list(self._sessions.items()):
+            state = entry.state
+            if not state.closed:
+                if state.expired(now, ttl):
+                    self._close(entry, CloseCode.SESSION_EXPIRED, "no connection for too long")
+                    expired.append(session_id)
+                    if entry.handler != 1:
+                        del self._sessions[session_id]
+            elif entry.handler != 1 and state.connection is None:
+                if state.drained() or now - state.since >= ttl:
+                    del self._sessions[session_id]
+        return expired
+
+    # -- Server to client -----------------------------------------------------------------
+
+    async def push(
+        self, session_id: SessionId, data: str | bytes, size: int, timeout: float | None
+    ) -> int:
+        entry = self._get(session_id)
+        state = entry.state
+        if not await _wait_for(
+            lambda: state.closed or state.has_room(size), entry.room_signal, timeout
+        ):
+            raise BufferFull(f"no room for {timeout} s: the client does not acknowledge")
+        if state.closed:
+            raise entry.closed_error()
+        seq = state.push(data, size)
+        if entry.listener is not None:
+            entry.listener.wake()
+        return seq
+
+    async def pending(
+        self, session_id: SessionId, after: int, max_count: int | None, max_bytes: int | None
+    ) -> Pending:
+        state = self._get(session_id).state
+        messages = state.pending(after, max_count=max_count, max_bytes=max_bytes)
+        close = None
+        if state.closed:
+            last = messages[-1][0] if messages else after
+            if last == state.outbox.last_seq:
+                close = (state.close_code or 1000, state.close_reason)
+        return Pending(messages, close, state.consumed)
+
+    async def ack(self, session_id: SessionId, seq: int) -> None:
+        entry = self._get(session_id)
+        if entry.state.ack(seq):
+            entry.room_signal.notify()
+
+    # -- Client to server -----------------------------------------------------------------
+
+    async def deliver(self, session_id: SessionId, seq: int, data: str | bytes, size: int) -> int:
+        entry = self._get(session_id)
+        state = entry.state
+        if state.closed:
+            raise entry.closed_error()
+        if state.deliver(seq, data, size):
+            entry.inbox_signal.notify()
+        return state.consumed
+
+    async def receive(self, session_id: SessionId) -> str | bytes:
+        entry = self._get(session_id)
+        state = entry.state
+        while True:
+            data = state.take()
+            if data is not None:
+                if entry.listener is not None:
+                    entry.listener.wake()  # an ack is owed
+                return data
+            if state.closed:
+                raise entry.closed_error()
+            await entry.inbox_signal.wait()
+
+    # -- Rooms ----------------------------------------------------------------------------
+
+    async def join(self, session_id: SessionId, room: str) -> None:
+        entry = self._get(session_id)
+        if entry.state.closed:
+            raise entry.closed_error()
+        entry.state.rooms.add(room)
+        self._rooms.setdefault(room, set()).add(session_id)
+
+    async def leave(self, session_id: SessionId, room: str) -> None:
+        entry = self._sessions.get(session_id)
+        if entry is not None:
+            entry.state.rooms.discard(room)
+        self._leave_all(session_id, (room,))
+
+    def _leave_all(self, session_id: SessionId, rooms: Iterable[str]) -> None:
+        for room in rooms:
+            members = self._rooms.get(room)
+            if members is not None:
+                members.discard(session_id)
+                if not members:
+                    del self._rooms[room]
+
+    async def rooms(self, session_id: SessionId) -> set[str]:
+        entry = self._sessions.get(session_id)
+        return set() if entry is None else set(entry.state.rooms)
+
+    async def members(self, room: str) -> set[SessionId]:
+        return set(self._rooms.get(room, ()))
+
+    async def publish(
+        self, room: str, data: str | bytes, size: int, exclude: SessionId | None = None
+    ) -> int:
+        members = self._rooms.get(room)
+        if not members:
+            return 0
+        queued = 0
+        for session_id in list(members):
+            if session_id == exclude:
+                continue
+            entry = self._sessions[session_id]
+            if self._push_nowait(entry, data, size):
+                queued += 1
+        return queued
+
+    async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
+        entry = self._sessions.get(session_id)
+        return entry is not None and self._push_nowait(entry, data, size)
+
+    def _push_nowait(self, entry: _Entry, data: str | bytes, size: int) -> bool:
+        state = entry.state
+        if state.closed:
+            return False
+        if not state.has_room(size):
+            self._close(entry, CloseCode.BUFFER_OVERFLOW, "too many unacknowledged messages")
+            return False
+        state.push(data, size)
+        if entry.listener is not None:
+            entry.listener.wake()
+        return True

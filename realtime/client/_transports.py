@@ -1,0 +1,226 @@
+"""The three client transports: loops that move frames between a :class:`Link` and the wire."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from realtime.client._link import Ended, Link
+from realtime.client._upstream import ended_from_response, post_loop
+from realtime.exceptions import ProtocolError
+from realtime.protocol.batch import decode_batch
+from realtime.protocol.frames import encode_binary_data
+from realtime.protocol.sse import SSEParser, frame_from_event_data
+
+__all__ = ["LongPollClient", "SSEClient", "WebSocketClient"]
+
+TOKEN_HEADER = "x-realtime-token"
+
+
+class _Base:
+    name = ""
+
+    def __init__(
+        self,
+        base_url: str,
+        session_id: str,
+        token: str,
+        client: httpx.AsyncClient,
+        *,
+        max_batch: int,
+        open_timeout: float,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session_id = session_id
+        self.token = token
+        self.client = client
+        self.max_batch = max_batch
+        self.open_timeout = open_timeout
+
+    def url(self, path: str, **params: object) -> str:
+        query = urlencode({"sid": self.session_id, **params})
+        return f"{self.base_url}/{path}?{query}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {TOKEN_HEADER: self.token}
+
+
+async def _first(*coroutines: Coroutine[Any, Any, Ended]) -> Ended:
+    """Run the loops of one connection; the first to end ends the others."""
+    tasks = [asyncio.create_task(coroutine) for coroutine in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        return next(iter(done)).result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _wait_for_room(link: Link) -> None:
+    """Pause polling while the application has ``max_queue`` messages unread (each poll
+    acknowledges everything received, so the server's window alone does not bound them)."""
+    while link.session.inbox_full:
+        await link.session.read_signal.wait()
+
+
+class WebSocketClient(_Base):
+    name = "websocket"
+
+    async def run(self, link: Link) -> Ended:
+        url = self.url("websocket", token=self.token, last=link.last)
+        url = "ws" + url.removeprefix("http")
+        try:
+            websocket = await ws_connect(
+                url, max_size=None, ping_interval=None, open_timeout=self.open_timeout
+            )
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            return Ended(1006, f"websocket failed to open: {exc!r}")
+        async with websocket:
+            reader = asyncio.create_task(self._read(websocket, link))
+            writer = asyncio.create_task(self._write(websocket, link))
+            try:
+                await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+                ended = writer.result() if writer.done() else None
+                # The writer stops early only when it finds the server silent, or when the
+                # connection closed: then the reader says how.
+                return ended if ended is not None else await reader
+            finally:
+                for task in (reader, writer):
+                    task.cancel()
+                await asyncio.gather(reader, writer, return_exceptions=True)
+
+    async def _read(self, websocket: ClientConnection, link: Link) -> Ended:
+        loop = asyncio.get_running_loop()
+        try:
+            async for raw in websocket:
+                ended = link.receive(raw, loop.time())
+                if ended is not None:
+                    return ended
+        except ConnectionClosed:
+            pass
+        code = websocket.close_code if websocket.close_code is not None else 1006
+        return Ended(code, websocket.close_reason or "websocket closed")
+
+    async def _write(self, websocket: ClientConnection, link: Link) -> Ended | None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                link.wakeup.clear()
+                now = loop.time()
+                frames = link.control_frames(now)
+                messages = link.messages(self.max_batch)
+                for frame in frames:
+                    await websocket.send(frame)
+                for seq, data in messages:
+                    if isinstance(data, str):
+                        await websocket.send(f"d{seq}:{data}")
+                    else:
+                        await websocket.send(encode_binary_data(seq, data))
+                    link.cursor = seq
+                close = link.close_frame()
+                if close is not None:
+                    await websocket.send(close)
+                link.sent(len(frames) + len(messages), now)
+                if link.proto.is_dead(now):
+                    return Ended(4001, "the server went silent")
+                if messages or link.wakeup.is_set():
+                    continue
+                await _wait(link)
+        except ConnectionClosed:
+            return None
+
+
+async def _wait(link: Link) -> None:
+    deadline = link.proto.next_deadline()
+    loop = asyncio.get_running_loop()
+    timeout = None if deadline is None else max(0.0, deadline - loop.time())
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(link.wakeup.wait(), timeout)
+
+
+class SSEClient(_Base):
+    name = "sse"
+
+    async def run(self, link: Link) -> Ended:
+        negotiated = link.session.negotiated
+        read_timeout = None
+        if negotiated.ping_interval is not None and negotiated.ping_timeout is not None:
+            read_timeout = negotiated.ping_interval + negotiated.ping_timeout
+        timeout = httpx.Timeout(self.open_timeout, read=read_timeout)
+        url = self.url("sse", last=link.last)
+        headers = {**self.headers, "accept": "text/event-stream"}
+        try:
+            async with self.client.stream("GET", url, headers=headers, timeout=timeout) as response:
+                if response.status_code == 204:
+                    return Ended(4000, "session over", over=True)
+                if response.status_code != 200:
+                    await response.aread()
+                    return ended_from_response(response)
+                upstream = post_loop(
+                    self.client, self.url("sse"), self.headers, link, self.max_batch
+                )
+                return await _first(self._read(response, link), upstream)
+        except httpx.ReadTimeout:
+            return Ended(4001, "the server went silent")
+        except httpx.HTTPError as exc:
+            return Ended(1006, f"event stream failed: {exc!r}")
+
+    async def _read(self, response: httpx.Response, link: Link) -> Ended:
+        loop = asyncio.get_running_loop()
+        parser = SSEParser()
+        async for chunk in response.aiter_raw():
+            for event in parser.feed(chunk):
+                try:
+                    raw = frame_from_event_data(event.data)
+                except ValueError:
+                    return Ended(1002, "bad escaped frame in the event stream")
+                ended = link.receive(raw, loop.time())
+                if ended is not None:
+                    return ended
+        return Ended(1006, "event stream ended")
+
+
+class LongPollClient(_Base):
+    name = "longpoll"
+
+    async def run(self, link: Link) -> Ended:
+        upstream = post_loop(self.client, self.url("longpoll"), self.headers, link, self.max_batch)
+        return await _first(self._poll(link), upstream)
+
+    async def _poll(self, link: Link) -> Ended:
+        loop = asyncio.get_running_loop()
+        negotiated = link.session.negotiated
+        timeout = httpx.Timeout(self.open_timeout, read=negotiated.poll_timeout + self.open_timeout)
+        opening = True
+        while True:
+            await _wait_for_room(link)
+            params: dict[str, object] = {"last": link.last}
+            if opening:
+                params["open"] = 1
+            try:
+                response = await self.client.get(
+                    self.url("longpoll", **params), headers=self.headers, timeout=timeout
+                )
+            except httpx.HTTPError as exc:
+                return Ended(1006, f"poll failed: {exc!r}")
+            if response.status_code != 200:
+                return ended_from_response(response)
+            try:
+                frames = decode_batch(response.content)
+            except ProtocolError as exc:
+                return Ended(1002, f"bad poll answer: {exc}")
+            for raw in frames:
+                ended = link.receive(raw, loop.time())
+                if ended is not None:
+                    return ended
+            opening = False

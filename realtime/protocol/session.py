@@ -1,0 +1,216 @@
+"""The state of one session, as a pure state machine.
+
+::
+
+    PENDING ──attach──▶ ATTACHED ──detach──▶ DETACHED ──attach──▶ ATTACHED ...
+       │                   │                    │
+       └──────── close / expire (after session_ttl without a connection) ──▶ CLOSED
+
+A session outlives its connections: a transport *attaches* to it, and when the connection
+drops the session waits ``session_ttl`` seconds for the client to resume. Everything a resume
+needs lives here: both sequence numbers, the replay buffer of outgoing messages, the inbox of
+received messages not yet read by the handler, and the rooms.
+
+No I/O and no clock: every method that depends on time takes ``now``. The memory backend holds
+one :class:`SessionState` per session; the Redis backend keeps the same fields in Redis.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import IntEnum
+
+from realtime.protocol.buffer import Receiver, ReplayBuffer, ReplayGap
+from realtime.types import TransportName
+
+__all__ = ["Attached", "InboxFull", "SessionState", "SessionStatus"]
+
+
+class SessionStatus(IntEnum):
+    PENDING = 0
+    ATTACHED = 1
+    DETACHED = 2
+    CLOSED = 3
+
+
+class InboxFull(Exception):
+    """The client sent more unacknowledged messages than its window allows."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attached:
+    """What a transport needs after attaching: where to resume and whom it replaced."""
+
+    ack: int
+    """Last client message the handler read; the client resends what follows (the server
+    drops those it holds already)."""
+    replaced: str | None
+    """Id of the connection this one took over from, if any."""
+
+
+class SessionState:
+    """Everything one session is, apart from the application's handler."""
+
+    __slots__ = (
+        "close_code",
+        "close_reason",
+        "connection",
+        "inbound",
+        "inbox",
+        "inbox_bytes",
+        "last_seen",
+        "max_buffer_bytes",
+        "max_queue",
+        "outbox",
+        "rooms",
+        "since",
+        "status",
+        "transport",
+    )
+
+    def __init__(
+        self, *, now: float, max_queue: int | None, max_buffer_bytes: int | None = None
+    ) -> None:
+        self.status = SessionStatus.PENDING
+        self.since = now
+        """When the status last changed."""
+        self.last_seen = now
+        """Last time the client showed it was alive."""
+        self.connection: str | None = None
+        self.transport: TransportName | None = None
+        self.outbox = ReplayBuffer(max_count=max_queue, max_bytes=max_buffer_bytes)
+        self.inbound = Receiver()
+        self.inbox: deque[tuple[str | bytes, int]] = deque()
+        self.inbox_bytes = 0
+        self.max_queue = max_queue
+        self.max_buffer_bytes = max_buffer_bytes
+        self.rooms: set[str] = set()
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    @property
+    def closed(self) -> bool:
+        return self.status is SessionStatus.CLOSED
+
+    # -- Connections ----------------------------------------------------------------------
+
+    def attach(self, connection: str, transport: TransportName, last: int, now: float) -> Attached:
+        """Attach a new connection that has received every message up to ``last``.
+
+        Works on a closed session too, so that a client that missed the end still gets the
+        remaining messages and the close.
+
+        Raises:
+            ReplayGap: messages after ``last`` are no longer in the buffer.
+            ProtocolError: ``last`` is beyond the last message sent.
+        """
+        if last < self.outbox.acked:
+            raise ReplayGap(last, self.outbox.acked + 1)
+        self.outbox.ack(last)
+        replaced = self.connection
+        self.connection = connection
+        self.transport = transport
+        self.last_seen = now
+        if not self.closed:
+            self.status = SessionStatus.ATTACHED
+            self.since = now
+        return Attached(ack=self.consumed, replaced=replaced)
+
+    def detach(self, connection: str, now: float) -> bool:
+        """Detach ``connection`` if it is still the current one; return whether it was."""
+        if connection != self.connection:
+            return False
+        self.connection = None
+        if not self.closed:
+            self.status = SessionStatus.DETACHED
+            self.since = now
+        return True
+
+    def touch(self, now: float) -> None:
+        """The client showed it is alive (any request or frame)."""
+        self.last_seen = now
+
+    def expired(self, now: float, ttl: float) -> bool:
+        """Whether the session waited for a connection longer than ``ttl`` seconds."""
+        waiting = self.status in (SessionStatus.PENDING, SessionStatus.DETACHED)
+        return waiting and now - self.since >= ttl
+
+    # -- Outgoing -------------------------------------------------------------------------
+
+    def has_room(self, size: int) -> bool:
+        return self.outbox.has_room(size)
+
+    def push(self, data: str | bytes, size: int) -> int:
+        """Queue an outgoing message; return its number. Raises ``BufferFull``."""
+        return self.outbox.append(data, size)
+
+    def ack(self, seq: int) -> int:
+        """The client acknowledged every message up to ``seq``. Raises ``ProtocolError``."""
+        return self.outbox.ack(seq)
+
+    def pending(
+        self, after: int, *, max_count: int | None = None, max_bytes: int | None = None
+    ) -> list[tuple[int, str | bytes]]:
+        """Outgoing messages after ``after``. Raises ``ReplayGap`` or ``ProtocolError``."""
+        return self.outbox.after(after, max_count=max_count, max_bytes=max_bytes)
+
+    # -- Incoming -------------------------------------------------------------------------
+
+    def inbox_has_room(self, size: int) -> bool:
+        """Whether the handler's inbox takes a message of ``size`` bytes (one always fits)."""
+        if not self.inbox:
+            return True
+        if self.max_queue is not None and len(self.inbox) >= self.max_queue:
+            return False
+        return self.max_buffer_bytes is None or self.inbox_bytes + size <= self.max_buffer_bytes
+
+    @property
+    def consumed(self) -> int:
+        """Last client message the handler has read: what the server acknowledges.
+
+        Acknowledging on consumption, not on receipt, makes the client's bound on
+        unacknowledged messages bound the handler's inbox too, so no reader ever has to stop
+        reading (which would hold back the acks queued behind the data).
+        """
+        return self.inbound.received - len(self.inbox)
+
+    def deliver(self, seq: int, data: str | bytes, size: int) -> bool:
+        """Take message ``seq`` from the client; return False for a duplicate.
+
+        Raises:
+            InboxFull: the client sent past its window (more unacknowledged messages or bytes
+                than the limits allow); the message is not taken.
+            ProtocolError: ``seq`` skips messages.
+        """
+        if seq <= self.inbound.received:
+            return False
+        if not self.inbox_has_room(size):
+            raise InboxFull(f"{len(self.inbox)} messages wait for the handler")
+        self.inbound.accept(seq)
+        self.inbox.append((data, size))
+        self.inbox_bytes += size
+        return True
+
+    def take(self) -> str | bytes | None:
+        """The oldest message the handler has not read, or None."""
+        if not self.inbox:
+            return None
+        data, size = self.inbox.popleft()
+        self.inbox_bytes -= size
+        return data
+
+    # -- Closing --------------------------------------------------------------------------
+
+    def close(self, code: int, reason: str) -> bool:
+        """End the session; return False if it had already ended (the first close wins)."""
+        if self.closed:
+            return False
+        self.status = SessionStatus.CLOSED
+        self.close_code = code
+        self.close_reason = reason
+        return True
+
+    def drained(self) -> bool:
+        """Closed, and the client acknowledged every message: nothing is left to deliver."""
+        return self.closed and self.outbox.acked == self.outbox.last_seq

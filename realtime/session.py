@@ -1,0 +1,158 @@
+"""The application's view of one session: send, receive, close, rooms.
+
+The same object whichever transport the client uses, and across reconnections: a dropped
+connection is invisible here, the session resumes and nothing is lost or doubled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from starlette.datastructures import Headers, QueryParams
+
+from realtime.exceptions import PayloadTooBig, SessionClosed, SessionClosedOK, UnknownSession
+from realtime.protocol.buffer import BufferFull
+from realtime.protocol.frames import CloseCode, check_close_code, message_size, truncate_reason
+from realtime.types import Message, SessionId, TransportName
+
+if TYPE_CHECKING:
+    from realtime.app import RealtimeApp
+    from realtime.backends.base import SessionInfo
+    from realtime.hub import Hub
+
+__all__ = ["Session"]
+
+
+class Session:
+    """One client's session. Handlers receive it: ``async def handler(session) -> None``.
+
+    Attributes:
+        id: The public session id.
+        headers: Headers of the negotiation request.
+        query_params: Query parameters of the negotiation request.
+        user: What the ``authenticate`` hook returned, or None.
+    """
+
+    __slots__ = ("_app", "_closed", "_info", "_transport", "headers", "id", "query_params", "user")
+
+    def __init__(self, app: RealtimeApp, info: SessionInfo) -> None:
+        self._app = app
+        self._info = info
+        self.id: SessionId = info.id
+        self.headers = Headers(
+            raw=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in info.headers]
+        )
+        self.query_params = QueryParams(info.query_string)
+        self.user = info.user
+        self._transport: TransportName | None = None
+        self._closed: SessionClosed | None = None
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id} transport={self._transport}>"
+
+    @property
+    def transport(self) -> TransportName | None:
+        """The transport the client uses now (None while no connection is attached)."""
+        return self._transport
+
+    @property
+    def hub(self) -> Hub:
+        """The hub of the app, to publish to rooms and other sessions."""
+        return self._app.hub
+
+    @property
+    def closed(self) -> bool:
+        """Whether this session was seen to end (a send or receive raised ``SessionClosed``)."""
+        return self._closed is not None
+
+    def _ended(self, exc: SessionClosed) -> SessionClosed:
+        if self._closed is None:
+            self._closed = exc
+        return self._closed
+
+    async def send(self, data: Message) -> None:
+        """Send a text or binary message; waits while the client is ``max_queue`` behind.
+
+        Raises:
+            SessionClosed: the session ended (also when the client stayed too far behind for
+                ``send_timeout`` seconds: code BUFFER_OVERFLOW).
+            PayloadTooBig: ``data`` is larger than ``max_message_size``.
+            TypeError: ``data`` is neither str nor bytes.
+        """
+        if self._closed is not None:
+            raise self._closed
+        size = self._app._check_outgoing(data)
+        try:
+            await self._app.backend.push(self.id, data, size, self._app.send_timeout)
+        except BufferFull:
+            reason = "the client did not keep up"
+            await self._app.backend.close(self.id, CloseCode.BUFFER_OVERFLOW, reason)
+            raise self._ended(SessionClosed.create(CloseCode.BUFFER_OVERFLOW, reason)) from None
+        except UnknownSession:
+            raise self._ended(
+                SessionClosed.create(CloseCode.SESSION_EXPIRED, "session expired")
+            ) from None
+        except SessionClosed as exc:
+            raise self._ended(exc) from None
+
+    async def receive(self) -> Message:
+        """Wait for the next message from the client.
+
+        Raises:
+            SessionClosed: the session ended; messages received before the end come first.
+        """
+        if self._closed is not None:
+            raise self._closed
+        try:
+            return await self._app.backend.receive(self.id)
+        except UnknownSession:
+            raise self._ended(
+                SessionClosed.create(CloseCode.SESSION_EXPIRED, "session expired")
+            ) from None
+        except SessionClosed as exc:
+            raise self._ended(exc) from None
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Message]:
+        try:
+            while True:
+                yield await self.receive()
+        except SessionClosedOK:
+            return
+
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """End the session: the client receives every message sent so far, then the close.
+
+        Raises:
+            ValueError: ``code`` is not a valid close code.
+        """
+        check_close_code(code)
+        await self._app.backend.close(self.id, int(code), truncate_reason(reason))
+
+    async def join(self, room: str) -> None:
+        """Join ``room``: messages published to it reach this session."""
+        await self._app.backend.join(self.id, room)
+
+    async def leave(self, room: str) -> None:
+        """Leave ``room``."""
+        await self._app.backend.leave(self.id, room)
+
+    async def rooms(self) -> set[str]:
+        """The rooms this session is in."""
+        return await self._app.backend.rooms(self.id)
+
+
+def check_message(data: object, max_size: int | None) -> int:
+    """Return the size of an outgoing message; raise ``TypeError`` or ``PayloadTooBig``."""
+    if not isinstance(data, (str, bytes)):
+        raise TypeError(f"a message is str or bytes, not {type(data).__name__}")
+    try:
+        size = message_size(data)
+    except ValueError as exc:
+        raise TypeError(str(exc)) from None
+    if max_size is not None and size > max_size:
+        raise PayloadTooBig(f"message of {size} bytes exceeds max_message_size={max_size}")
+    return size

@@ -1,0 +1,1 @@
+"""The three transports: thin adapters between ASGI and the session's backend state."""

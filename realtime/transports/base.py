@@ -1,0 +1,129 @@
+"""What every transport shares: the attached connection, session lookup and refusals.
+
+A transport is a thin adapter: it finds the session a request names (checking Origin and
+token), attaches a :class:`Connection` to it, and moves frames between the backend and the
+wire until the connection ends. The session outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
+from starlette.types import Receive
+
+from realtime.backends.base import SessionInfo
+from realtime.exceptions import UnknownSession
+from realtime.protocol.buffer import ReplayGap
+from realtime.protocol.frames import MAX_SEQ, Close, CloseCode
+from realtime.security import token_matches
+from realtime.types import SessionId
+
+if TYPE_CHECKING:
+    from realtime.app import RealtimeApp
+
+__all__ = [
+    "Connection",
+    "Refusal",
+    "find_session",
+    "parse_last",
+    "refuse_resume",
+    "watch_disconnect",
+]
+
+TOKEN_HEADER = "x-realtime-token"
+
+
+class Connection:
+    """A transport connection attached to a session (a backend :class:`Listener`).
+
+    ``event`` is set whenever the connection's writer has something to do: new messages, the
+    session's end, an ack or pong owed, or ``disconnect``.
+    """
+
+    __slots__ = ("ended", "event", "id")
+
+    def __init__(self) -> None:
+        self.id = secrets.token_hex(8)
+        self.event = asyncio.Event()
+        self.ended: tuple[int, str] | None = None
+
+    def wake(self) -> None:
+        self.event.set()
+
+    def disconnect(self, code: int, reason: str) -> None:
+        if self.ended is None:
+            self.ended = (code, reason)
+        self.event.set()
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A request refused before it reached its session: an HTTP status and a close code."""
+
+    status: int
+    code: int
+    reason: str
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(
+            {"error": self.reason, "code": self.code},
+            status_code=self.status,
+            headers={"cache-control": "no-store"},
+        )
+
+
+WINDOW_EXCEEDED = (CloseCode.POLICY_VIOLATION, "more unacknowledged messages than max_queue allows")
+
+ORIGIN_REFUSED = Refusal(403, CloseCode.POLICY_VIOLATION, "origin not allowed")
+UNKNOWN_SESSION = Refusal(404, CloseCode.SESSION_EXPIRED, "unknown or expired session")
+WRONG_TOKEN = Refusal(403, CloseCode.FORBIDDEN, "wrong or missing token for this session")
+
+
+async def find_session(app: RealtimeApp, conn: HTTPConnection) -> SessionInfo | Refusal:
+    """The session a transport request names, once its Origin and token are checked."""
+    if not app.origins.allows(conn):
+        return ORIGIN_REFUSED
+    session_id = conn.query_params.get("sid")
+    if not session_id:
+        return Refusal(400, CloseCode.PROTOCOL_ERROR, "missing 'sid' query parameter")
+    info = await app.backend.info(SessionId(session_id))
+    if info is None:
+        return UNKNOWN_SESSION
+    token = conn.headers.get(TOKEN_HEADER) or conn.query_params.get("token")
+    if not token_matches(token, info.token_hash):
+        return WRONG_TOKEN
+    return info
+
+
+def parse_last(value: str | None) -> int | Refusal:
+    """Parse the ``last`` a client resumes after (the last message it received)."""
+    if value is None or value == "":
+        return 0
+    if len(value) > 16 or not (value.isascii() and value.isdigit()) or int(value) > MAX_SEQ:
+        return Refusal(400, CloseCode.PROTOCOL_ERROR, f"bad 'last' value {value[:20]!r}")
+    return int(value)
+
+
+async def refuse_resume(app: RealtimeApp, session_id: SessionId, exc: Exception) -> Close:
+    """The close answering a resume that cannot be served; ends the session where needed.
+
+    ``exc`` is what ``attach`` raised: ``UnknownSession``, ``ReplayGap`` or ``ProtocolError``.
+    """
+    if isinstance(exc, UnknownSession):
+        return Close(CloseCode.SESSION_EXPIRED, "unknown or expired session")
+    code = CloseCode.REPLAY_GAP if isinstance(exc, ReplayGap) else CloseCode.PROTOCOL_ERROR
+    await app.backend.close(session_id, code, str(exc))
+    return Close(code, str(exc))
+
+
+async def watch_disconnect(receive: Receive) -> None:
+    """Return when the HTTP client goes away (consumes the request body, if any)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
