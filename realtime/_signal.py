@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-__all__ = ["Signal"]
+__all__ = ["Signal", "wait_event"]
 
 
 class Signal:
@@ -43,3 +43,20 @@ class Signal:
                 waiter.cancel()
             if self._waiters and waiter in self._waiters:
                 self._waiters.remove(waiter)
+
+
+async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait for ``event`` up to ``timeout`` seconds (None: no limit); return whether it is set.
+
+    Uses ``asyncio.timeout``: Python 3.11's ``asyncio.wait_for`` can lose or stall on a
+    cancellation that races with the wait (rewritten in 3.12 for that reason).
+    """
+    if timeout is None:
+        await event.wait()
+        return True
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        pass
+    return event.is_set()

@@ -24,6 +24,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route, Router, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from realtime._static import StaticAsset
 from realtime.backends.base import Backend, Listener
 from realtime.backends.memory import MemoryBackend
 from realtime.exceptions import SessionClosed
@@ -152,7 +153,14 @@ class RealtimeApp:
 
     def _build_router(self) -> Router:
         upstream = UpstreamEndpoint(self)
-        routes: list[Any] = [Route("/negotiate", NegotiateEndpoint(self), methods=["POST"])]
+        script = "text/javascript; charset=utf-8"
+        routes: list[Any] = [
+            Route("/negotiate", NegotiateEndpoint(self), methods=["POST"]),
+            Route("/client.js", StaticAsset("realtime.mjs", script), methods=["GET", "HEAD"]),
+            Route(
+                "/realtime.min.js", StaticAsset("realtime.min.js", script), methods=["GET", "HEAD"]
+            ),
+        ]
         if "websocket" in self.transports:
             routes.append(WebSocketRoute("/websocket", WebSocketTransport(self)))
         if "sse" in self.transports:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from realtime._signal import wait_event
 from realtime.client._link import ClientTransport, Ended, Link, SessionState
 from realtime.client._transports import LongPollClient, SSEClient, WebSocketClient
 from realtime.exceptions import (
@@ -73,7 +74,10 @@ class Connection:
         unknown = [t for t in transports if t not in TRANSPORT_NAMES]
         if unknown or not transports:
             raise ValueError(f"transports must be names among {TRANSPORT_NAMES}, got {unknown}")
-        self.url = url.rstrip("/")
+        base, _, query = url.partition("?")
+        self.url = base.rstrip("/")
+        self._query = query
+        """Query of ``url``: sent with the negotiation, where the handler can read it."""
         self._wanted: tuple[TransportName, ...] = tuple(transports)
         self._headers = dict(headers or {})
         self.open_timeout = open_timeout
@@ -112,7 +116,8 @@ class Connection:
     async def _negotiate(self) -> SessionState:
         body = {"v": PROTOCOL_VERSION, "transports": list(self._wanted)}
         try:
-            response = await self._http.post(f"{self.url}/negotiate", json=body)
+            query = f"?{self._query}" if self._query else ""
+            response = await self._http.post(f"{self.url}/negotiate{query}", json=body)
         except httpx.HTTPError as exc:
             raise NegotiationError(f"negotiation failed: {exc!r}") from exc
         if response.status_code != 200:
@@ -187,12 +192,15 @@ class Connection:
                 self._running = task
                 return None
             task.cancel()
-            results = await asyncio.gather(task, return_exceptions=True)
-            ended = results[0] if isinstance(results[0], Ended) else None
-            self.failures = [
-                *self.failures[-9:],
-                (name, ended.reason if ended else "no hello in time"),
-            ]
+            (result,) = await asyncio.gather(task, return_exceptions=True)
+            ended = result if isinstance(result, Ended) else None
+            if ended is not None:
+                why = ended.reason
+            elif isinstance(result, asyncio.CancelledError):
+                why = f"no hello within {self.open_timeout} s"
+            else:
+                why = f"failed: {result!r}"
+            self.failures = [*self.failures[-9:], (name, why)]
             if ended is not None and (ended.over or policy_of(ended.code) != "resume"):
                 return ended
         return None
@@ -349,8 +357,7 @@ class Connection:
             self._session.closing = Close(code, reason)
             if self._link is not None:
                 self._link.wakeup.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._done.wait(), self.close_timeout)
+            await wait_event(self._done, self.close_timeout)
             self._finish(code, reason)
         await self._shutdown()
 
@@ -369,7 +376,8 @@ class connect:  # used like a function, as websockets.connect
     """Open a session: ``async with connect(url) as conn:`` or ``conn = await connect(url)``.
 
     Args:
-        url: The mount URL, e.g. ``"http://localhost:8000/realtime"``.
+        url: The mount URL, e.g. ``"http://localhost:8000/realtime"``; its query string goes
+            with the negotiation request (the handler sees it as ``session.query_params``).
         transport: Force one transport; by default the best that works is used, falling back
             from websocket to sse to longpoll.
         transports: The transports allowed, in order of preference.

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from realtime._signal import Signal
+from realtime._signal import Signal, wait_event
 from realtime.exceptions import ProtocolError
 from realtime.protocol.buffer import Receiver, ReplayBuffer
 from realtime.protocol.connection import ConnectionProtocol, Violation
@@ -87,7 +87,7 @@ class Link:
         # Acks go out as the application reads (see SessionState.consumed on the server).
         self.opened = asyncio.Event()
         self.wakeup = asyncio.Event()
-        self.cursor = 0  # last outgoing message written on this connection
+        self.cursor = session.outbox.acked  # last outgoing message written on this connection
         self.close_sent = False
         self.acks_in_band = acks_in_band
         """False for long-polling, whose every poll carries the ack in ``last``."""
@@ -163,6 +163,14 @@ class Link:
 
     def sent(self, frames: int, now: float) -> None:
         self.proto.sent(frames, now)
+
+    async def wait_for_work(self) -> None:
+        """Wait until there is something to send or the next deadline passes."""
+        deadline = self.proto.next_deadline()
+        loop = asyncio.get_running_loop()
+        await wait_event(
+            self.wakeup, None if deadline is None else max(0.0, deadline - loop.time())
+        )
 
 
 class ClientTransport(Protocol):

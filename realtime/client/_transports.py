@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urlencode
@@ -113,6 +112,7 @@ class WebSocketClient(_Base):
 
     async def _write(self, websocket: ClientConnection, link: Link) -> Ended | None:
         loop = asyncio.get_running_loop()
+        await link.opened.wait()  # the hello says where to resume sending
         try:
             while True:
                 link.wakeup.clear()
@@ -135,17 +135,9 @@ class WebSocketClient(_Base):
                     return Ended(4001, "the server went silent")
                 if messages or link.wakeup.is_set():
                     continue
-                await _wait(link)
+                await link.wait_for_work()
         except ConnectionClosed:
             return None
-
-
-async def _wait(link: Link) -> None:
-    deadline = link.proto.next_deadline()
-    loop = asyncio.get_running_loop()
-    timeout = None if deadline is None else max(0.0, deadline - loop.time())
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(link.wakeup.wait(), timeout)
 
 
 class SSEClient(_Base):

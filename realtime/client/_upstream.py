@@ -35,6 +35,7 @@ async def post_loop(
     """POST the session's outgoing frames as they come; return when the connection ends."""
     loop = asyncio.get_running_loop()
     headers = {**headers, "content-type": "application/json"}
+    await link.opened.wait()  # the hello says where to resume sending
     while True:
         link.wakeup.clear()
         now = loop.time()
@@ -47,12 +48,7 @@ async def post_loop(
         if close is not None:
             frames.append(close)
         if not frames:
-            deadline = link.proto.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - loop.time())
-            try:
-                await asyncio.wait_for(link.wakeup.wait(), timeout)
-            except TimeoutError:
-                pass
+            await link.wait_for_work()
             continue
         try:
             response = await client.post(url, content=encode_batch(frames), headers=headers)

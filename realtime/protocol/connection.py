@@ -148,10 +148,10 @@ class ConnectionProtocol:
         """Control frames to send now: an ack, a pong, or (server side) a heartbeat ping."""
         frames: list[Frame] = []
         ack_at = self._ack_due_at()
-        if ack_at is not None and now >= ack_at:
-            ack = self.take_ack()
-            if ack is not None:
-                frames.append(ack)
+        if ack_at is not None and now >= ack_at:  # implies an ack is owed
+            frames.append(Ack(self._watermark))
+            self._acked = self._watermark
+            self._ack_since = None
         if self._pong_owed and not frames:
             frames.append(Pong())
         ping_at = self._ping_due_at()
