@@ -10,6 +10,7 @@
         proxy.bandwidth = 50_000         # bytes per second, each direction of each connection
         proxy.blackhole = True           # swallow data but keep connections open (half-dead)
         proxy.reject_websockets = True   # drop WebSocket upgrade requests at once
+        proxy.down = True                # the network is down: new connections die at once
 
 Every connection's pumps stop when the proxy closes; the proxy refuses to live longer than
 ``max_lifetime`` seconds.
@@ -52,6 +53,7 @@ class FaultProxy:
         self.bandwidth: float | None = None
         self.blackhole = False
         self.reject_websockets = False
+        self.down = False
         self.cuts = 0
         """How many connections were cut so far."""
         self.connections = 0
@@ -124,6 +126,9 @@ class FaultProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        if self.down:
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:

@@ -137,8 +137,10 @@ class Backend(Protocol):
         """End the session; False if it had ended already. Wakes its listener and readers."""
 
     async def expire(self, now: float, ttl: float) -> list[SessionId]:
-        """Close (SESSION_EXPIRED) sessions that waited for a connection ``ttl`` seconds, and
-        forget closed ones that are drained or older than ``ttl``. Return those expired."""
+        """Close (SESSION_EXPIRED) and forget sessions that waited for a connection ``ttl``
+        seconds; forget closed sessions ``ttl`` seconds after their close (until then a client
+        that missed the close still learns it), once their handler returned and no connection
+        is attached. Return the sessions that expired."""
 
     # -- Server to client -----------------------------------------------------------------
 

@@ -22,15 +22,7 @@ __all__ = ["MemoryBackend"]
 
 
 class _Entry:
-    __slots__ = (
-        "handler",
-        "inbox_signal",
-        "info",
-        "listener",
-        "read_signal",
-        "room_signal",
-        "state",
-    )
+    __slots__ = ("closed_at", "handler", "inbox_signal", "info", "listener", "room_signal", "state")
 
     def __init__(self, info: SessionInfo, now: float) -> None:
         self.info = info
@@ -41,6 +33,7 @@ class _Entry:
         self.inbox_signal = Signal()  # the handler waits here for messages
         self.room_signal = Signal()  # senders wait here for room in the replay buffer
         self.handler = 0  # 0 never claimed, 1 running, 2 returned
+        self.closed_at: float | None = None  # when the reaper first saw the session closed
 
     def closed_error(self) -> SessionClosed:
         code = self.state.close_code
@@ -171,14 +164,15 @@ class MemoryBackend:
         for session_id, entry in list(self._sessions.items()):
             state = entry.state
             if not state.closed:
-                if state.expired(now, ttl):
-                    self._close(entry, CloseCode.SESSION_EXPIRED, "no connection for too long")
-                    expired.append(session_id)
-                    if entry.handler != 1:
-                        del self._sessions[session_id]
-            elif entry.handler != 1 and state.connection is None:
-                if state.drained() or now - state.since >= ttl:
-                    del self._sessions[session_id]
+                if not state.expired(now, ttl):
+                    continue
+                self._close(entry, CloseCode.SESSION_EXPIRED, "no connection for too long")
+                expired.append(session_id)
+                entry.closed_at = now - ttl  # its client is long gone: forget it at once
+            elif entry.closed_at is None:
+                entry.closed_at = now
+            if entry.handler != 1 and state.connection is None and now - entry.closed_at >= ttl:
+                del self._sessions[session_id]
         return expired
 
     # -- Server to client -----------------------------------------------------------------

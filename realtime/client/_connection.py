@@ -213,11 +213,10 @@ class Connection:
             while True:
                 ended = refused or await self._running_end()
                 refused = None
-                if ended.over:
-                    self._finish(ended.code, ended.reason)
-                    return
-                policy = policy_of(ended.code) if self.reconnect else "stop"
-                if self._session.closing is not None and policy == "new":
+                policy = policy_of(ended.code)
+                if ended.over and policy == "resume":
+                    policy = "new"  # the session is over, but the server wants the client back
+                if not self.reconnect or (self._session.closing is not None and policy == "new"):
                     policy = "stop"
                 if policy == "stop":
                     self._finish(ended.code, ended.reason)

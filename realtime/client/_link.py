@@ -30,6 +30,8 @@ from realtime.protocol.negotiate import Negotiated
 
 __all__ = ["ClientTransport", "Ended", "Link", "SessionState"]
 
+KNOWN_KINDS = frozenset("hdbapqcr")
+
 
 @dataclass(frozen=True, slots=True)
 class Ended:
@@ -100,7 +102,13 @@ class Link:
     # -- Incoming -------------------------------------------------------------------------
 
     def receive(self, raw: str | bytes, now: float) -> Ended | None:
-        """Handle one raw frame from the server; an :class:`Ended` ends the connection."""
+        """Handle one raw frame from the server; an :class:`Ended` ends the connection.
+
+        Frame kinds this client does not know are ignored (newer servers may send them).
+        """
+        if isinstance(raw, str) and raw and raw[0] not in KNOWN_KINDS:
+            self.proto.last_received = now
+            return None
         frame = self.proto.receive(raw, now)
         if isinstance(frame, Violation):
             return Ended(frame.code, f"server broke the protocol: {frame.reason}")

@@ -210,7 +210,3 @@ class SessionState:
         self.close_code = code
         self.close_reason = reason
         return True
-
-    def drained(self) -> bool:
-        """Closed, and the client acknowledged every message: nothing is left to deliver."""
-        return self.closed and self.outbox.acked == self.outbox.last_seq

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -62,6 +61,8 @@ async def commands(session: Session) -> None:
 
 
 echo_app = RealtimeApp(echo)
+short_app = RealtimeApp(echo, session_ttl=0.5, ping_interval=0.2, ping_timeout=0.3)
+"""Short timeouts, for expiry and heartbeat tests."""
 push_app = RealtimeApp(push)
 commands_app = RealtimeApp(commands)
 
@@ -73,15 +74,19 @@ async def publish(request: Request) -> JSONResponse:
     return JSONResponse({"queued": count})
 
 
-def create_app(**options: Any) -> Starlette:
-    return Starlette(
-        routes=[
-            Mount("/echo", echo_app),
-            Mount("/push", push_app),
-            Mount("/commands", commands_app),
-            Route("/publish", publish, methods=["POST"]),
-        ]
-    )
+async def send_to(request: Request) -> JSONResponse:
+    """Sends to one session from outside: ``POST /send?sid=...`` with the text as body."""
+    body = (await request.body()).decode()
+    return JSONResponse({"queued": await commands_app.hub.send(request.query_params["sid"], body)})
 
 
-app = create_app()
+app = Starlette(
+    routes=[
+        Mount("/echo", echo_app),
+        Mount("/push", push_app),
+        Mount("/commands", commands_app),
+        Mount("/short", short_app),
+        Route("/publish", publish, methods=["POST"]),
+        Route("/send", send_to, methods=["POST"]),
+    ]
+)
