@@ -1,0 +1,487 @@
+// @ts-check
+/**
+ * The client's state machine: negotiate, open the first transport that delivers data, keep
+ * the session's numbered messages both ways, and resume (or restart and say so) when a
+ * connection is lost. See PROTOCOL.md for the wire side.
+ */
+import { backoff } from "./backoff.js";
+import { Emitter } from "./emitter.js";
+import { decode, encode, policyOf } from "./protocol.js";
+import { longpoll } from "./transports/longpoll.js";
+import { sse } from "./transports/sse.js";
+import { request } from "./transports/upstream.js";
+import { websocket } from "./transports/websocket.js";
+
+/** @typedef {import("./types.js").Bytes} Bytes */
+/** @typedef {import("./types.js").Env} Env */
+/** @typedef {import("./types.js").EventMap} EventMap */
+/** @typedef {import("./types.js").Negotiated} Negotiated */
+/** @typedef {import("./types.js").Options} Options */
+/** @typedef {import("./types.js").Settings} Settings */
+/** @typedef {import("./types.js").Transport} Transport */
+/** @typedef {import("./types.js").TransportFactory} TransportFactory */
+/** @typedef {import("./types.js").TransportName} TransportName */
+
+/**
+ * @typedef {object} Conn one connection attempt, open or not
+ * @property {TransportName} name
+ * @property {Transport} [t]
+ * @property {boolean} open
+ * @property {boolean} dead
+ * @property {number} since when the hello arrived
+ * @property {number} seen when the last frame arrived
+ * @property {boolean} [used] whether a frame came after the hello
+ * @property {number} cursor last outgoing message written on this connection
+ * @property {number} acked last ack sent on this connection (`last` counts as one)
+ * @property {boolean} [closeSent]
+ * @property {any} [timer] open timeout, then heartbeat watchdog
+ * @property {any} [ackTimer]
+ */
+
+/** @type {Record<TransportName, TransportFactory>} */
+const TRANSPORTS = { websocket, sse, longpoll };
+/** ms an ack may wait to be coalesced; long-polls carry theirs in `last`, so none there. */
+const ACK_DELAY = /** @type {Record<string, number>} */ ({ websocket: 50, sse: 250 });
+export const CONNECTING = 0;
+export const OPEN = 1;
+export const CLOSING = 2;
+export const CLOSED = 3;
+const g = /** @type {any} */ (globalThis);
+const utf8 = new TextEncoder();
+
+/** Where sessionStorage is unavailable, transports are remembered for this page only. */
+const memory = new Map();
+
+/**
+ * Read (or write) the transport that worked last in this tab.
+ * @param {Options} o
+ * @param {string} key
+ * @param {string} [value]
+ */
+function remember(o, key, value) {
+  try {
+    const storage = "sessionStorage" in o ? o.sessionStorage : g.sessionStorage;
+    return value ? storage.setItem(key, value) : storage.getItem(key);
+  } catch {
+    return value ? memory.set(key, value) : memory.get(key);
+  }
+}
+
+/** @extends {Emitter<EventMap>} */
+export class Client extends Emitter {
+  /** @type {Settings & Env} */
+  #o;
+  /** @type {Negotiated | null} the session, once negotiated */
+  #n = null;
+  #wait = 0; // the open timeout in force
+  /** @type {TransportName[]} transports to use, best first */
+  #order = [];
+  /** @type {TransportName[]} transports left to try in this attempt */
+  #pass = [];
+  /** @type {{seq: number, data: string | Bytes | null, size: number}[]} sent, not acknowledged */
+  #out = [];
+  #seq = 0; // last message sent
+  #in = 0; // last message received, and read: the application reads it as it is dispatched
+  #attempt = 0; // attempts since a connection last worked
+  #probeDelay = 0; // before the next try of WebSocket in the background
+  #wasOpen = false;
+  /** @type {string | null} the close frame, to send after the data */
+  #closing = null;
+  /** @type {Conn | null} the open connection */
+  #conn = null;
+  /** @type {Conn | null} an attempt to open one */
+  #try = null;
+  /** @type {Conn | null} a WebSocket tried while another transport carries the session */
+  #probe = null;
+  /** @type {any} */ #timer = null;
+  /** @type {any} */ #probeTimer = null;
+  /** @type {any} */ #closeTimer = null;
+
+  /**
+   * @param {string | URL} url the mount URL, absolute or relative to the page: "/realtime"
+   * @param {Options} [options]
+   */
+  constructor(url, options = {}) {
+    super();
+    /** The mount URL, absolute. */
+    this.url = new URL(url, g.location?.href).href.replace(/\/+$/, "");
+    /** 0 connecting, 1 open, 2 closing, 3 closed (as WebSocket's). */
+    this.readyState = CONNECTING;
+    /** @type {TransportName | null} the transport in use (the last that worked, while reconnecting) */
+    this.transport = null;
+    this.binaryType = options.binaryType || "arraybuffer";
+    /** @type {((this: Client, event: EventMap["open"]) => void) | null} */
+    this.onopen = null;
+    /** @type {((this: Client, event: EventMap["message"]) => void) | null} */
+    this.onmessage = null;
+    /** @type {((this: Client, event: EventMap["close"]) => void) | null} */
+    this.onclose = null;
+    /** @type {((this: Client, event: EventMap["error"]) => void) | null} */
+    this.onerror = null;
+    this.#o = {
+      openTimeout: 5000,
+      closeTimeout: 5000,
+      reconnectDelay: 500,
+      reconnectDelayMax: 30000,
+      maxRetries: Infinity,
+      upgradeAfter: 10000,
+      WebSocket: g.WebSocket,
+      EventSource: g.EventSource,
+      fetch: g.fetch?.bind(g),
+      setTimeout: (callback, ms) => setTimeout(callback, ms),
+      clearTimeout: (id) => clearTimeout(id),
+      now: Date.now,
+      random: Math.random,
+      ...options,
+    };
+    this.#wait = this.#o.openTimeout;
+    this.#probeDelay = this.#o.upgradeAfter;
+    this.#connect();
+  }
+
+  /**
+   * Send a message: text, or binary as an ArrayBuffer, a typed array, a DataView or a Blob.
+   * It is queued while no connection is open and delivered once, in order, after a resume.
+   * @param {string | ArrayBuffer | ArrayBufferView | Blob} data
+   */
+  send(data) {
+    if (this.readyState > OPEN) throw new Error("realtime: the session is closing or closed");
+    /** @type {string | Bytes | Blob} */
+    let copy;
+    if (ArrayBuffer.isView(data)) copy = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    else if (data instanceof ArrayBuffer) copy = new Uint8Array(data.slice(0));
+    else copy = data instanceof Blob ? data : String(data);
+    const size = typeof copy == "string" ? utf8.encode(copy).length : copy instanceof Blob ? copy.size : copy.length;
+    const max = this.#n?.max_message_size;
+    if (max && size > max) throw new RangeError(`realtime: message of ${size} bytes, over the limit of ${max}`);
+    const entry = { seq: ++this.#seq, data: copy instanceof Blob ? null : copy, size };
+    if (copy instanceof Blob) {
+      // Its bytes come asynchronously; the messages after it wait for them.
+      copy.arrayBuffer().then((bytes) => {
+        entry.data = new Uint8Array(bytes);
+        this.#flush();
+      });
+    }
+    this.#out.push(entry);
+    this.#flush();
+  }
+
+  /**
+   * End the session once every message sent so far is delivered; waits up to `closeTimeout`
+   * for the server to confirm, then the close event fires.
+   * @param {number} [code] 1000, or 3000-4999
+   * @param {string} [reason]
+   */
+  close(code = 1000, reason = "") {
+    if (code != 1000 && !(code >= 3000 && code <= 4999)) throw new RangeError(`realtime: invalid close code ${code}`);
+    if (this.readyState > OPEN) return;
+    if (!this.#n) return this.#finish(code, reason, true);
+    this.readyState = CLOSING;
+    this.#closing = `c${code}:${reason}`;
+    this.#closeTimer = this.#o.setTimeout(() => this.#finish(code, reason, false), this.#o.closeTimeout);
+    this.#flush();
+  }
+
+  // -- Opening ---------------------------------------------------------------------------
+
+  /** Negotiate a session if there is none, then try the transports in order. */
+  async #connect() {
+    const o = this.#o;
+    if (!this.#n) {
+      const start = o.now();
+      try {
+        const init = {
+          method: "POST",
+          headers: { ...o.headers, "Content-Type": "application/json" },
+          body: JSON.stringify({ v: 1, transports: o.transports }),
+        };
+        this.#n = /** @type {Negotiated} */ (await request(o, `${this.url}/negotiate`, init, o.openTimeout));
+      } catch (/** @type {any} */ e) {
+        if (this.readyState == CLOSED) return;
+        // A refusal (4xx) is final; a server or network failure is retried.
+        return e.status >= 400 && e.status < 500 ? this.#finish(e.code, e.reason, false) : this.#retry(e.code, e.reason);
+      }
+      if (this.readyState == CLOSED) return;
+      this.#wait = Math.max(o.openTimeout, 4 * (o.now() - start));
+      const offered = this.#n.transports;
+      this.#order = (o.transports || offered).filter((t) => offered.includes(t) && TRANSPORTS[t]?.supported(o));
+      if (!this.#order.length) return this.#finish(1006, "no usable transport", false);
+      const last = /** @type {TransportName} */ (remember(o, `realtime:${this.url}`));
+      if (this.#order.includes(last)) this.#prefer(last);
+    }
+    this.#pass = [...this.#order];
+    this.#next(1006, "no transport could open");
+  }
+
+  /**
+   * Try the next transport of this attempt, or wait and start another attempt.
+   * @param {number} code @param {string} reason why the previous one failed
+   */
+  #next(code, reason) {
+    const name = this.#pass.shift();
+    this.#try = name ? this.#open(name) : null;
+    if (!name) this.#retry(code, reason);
+  }
+
+  /** @param {TransportName} name */
+  #open(name) {
+    const o = this.#o;
+    const n = /** @type {Negotiated} */ (this.#n);
+    /** @type {Conn} */
+    const c = { name, open: false, dead: false, since: 0, seen: 0, cursor: 0, acked: this.#in };
+    c.timer = o.setTimeout(() => this.#end(c, 1006, `no hello within ${this.#wait} ms`), this.#wait);
+    try {
+      c.t = TRANSPORTS[name]({
+        ...o,
+        url: this.url,
+        sid: n.sid,
+        token: n.token,
+        last: () => this.#in,
+        timeout: n.poll_timeout_ms + this.#wait,
+        maxBatch: n.max_batch || 256,
+        onframe: (raw) => this.#frame(c, raw),
+        onclose: (code, reason) => this.#end(c, code, reason),
+      });
+    } catch (e) {
+      o.setTimeout(() => this.#end(c, 1006, `${e}`), 0);
+    }
+    return c;
+  }
+
+  /**
+   * A connection delivered its hello: it carries the session from now on.
+   * @param {Conn} c
+   * @param {number} ack the last of our messages the server's application read
+   */
+  #opened(c, ack) {
+    const o = this.#o;
+    const from = this.transport;
+    if (this.#conn) this.#kill(this.#conn); // an upgrade: the server moved the session already
+    o.clearTimeout(c.timer);
+    Object.assign(c, { open: true, since: o.now(), cursor: ack });
+    this.#conn = c;
+    this.#try = this.#probe = null;
+    this.transport = c.name;
+    this.#prefer(c.name);
+    remember(o, `realtime:${this.url}`, c.name);
+    this.#trim(ack);
+    this.#watch(c);
+    if (this.readyState == CONNECTING) {
+      this.readyState = OPEN;
+      this._emit(this.#wasOpen ? "reconnect" : "open", {});
+      this.#wasOpen = true;
+    }
+    if (from && from != c.name) this._emit("transportchange", { from, to: c.name });
+    this.#flush();
+    this.#scheduleProbe();
+  }
+
+  /** @param {TransportName} name */
+  #prefer(name) {
+    this.#order = [name, ...this.#order.filter((t) => t != name)];
+  }
+
+  /**
+   * Try WebSocket again, later, while a fallback carries the session: if it delivers its
+   * hello the server has moved the session to it (the old connection gets 4002), and
+   * sequence numbers make the switch lose and double nothing.
+   */
+  #scheduleProbe() {
+    const o = this.#o;
+    o.clearTimeout(this.#probeTimer);
+    if (this.transport == "websocket" || !this.#order.includes("websocket") || !(this.#probeDelay < Infinity)) return;
+    this.#probeTimer = o.setTimeout(() => {
+      if (this.#conn && !this.#probe && !this.#closing) this.#probe = this.#open("websocket");
+    }, this.#probeDelay);
+  }
+
+  // -- Receiving -------------------------------------------------------------------------
+
+  /**
+   * @param {Conn} c
+   * @param {string | ArrayBuffer} raw
+   */
+  #frame(c, raw) {
+    if (c.dead) return;
+    c.seen = this.#o.now();
+    /** @type {import("./protocol.js").Frame} */
+    let f;
+    try {
+      f = decode(raw);
+    } catch {
+      return this.#end(c, 1002, "malformed frame");
+    }
+    if (f.k == "c" || f.k == "r") return this.#end(c, f.code, f.reason, f.k == "c");
+    if (!c.open) return f.k == "h" ? this.#opened(c, f.ack) : this.#end(c, 1002, "no hello");
+    c.used = true;
+    if (f.k == "a") {
+      this.#trim(f.seq);
+      this.#flush();
+    } else if (f.k == "p") {
+      c.t?.send("q");
+    } else if (f.k == "d" && f.seq > this.#in) {
+      if (f.seq != this.#in + 1) return this.#end(c, 1002, `message ${f.seq} after ${this.#in}`);
+      this.#in = f.seq;
+      const data = typeof f.data == "string" || this.binaryType != "blob" ? f.data : new Blob([f.data]);
+      this._emit("message", { data });
+      this.#ackSoon(c);
+    }
+  }
+
+  /**
+   * Acknowledge what the application read: at once after a quarter of the window, else
+   * after a short delay that coalesces acks.
+   * @param {Conn} c
+   */
+  #ackSoon(c) {
+    const n = /** @type {Negotiated} */ (this.#n);
+    const delay = ACK_DELAY[c.name];
+    if (c.dead || delay == null) return;
+    if (this.#in - c.acked >= Math.max(1, (n.max_queue || 1024) >> 2)) this.#ack(c);
+    else c.ackTimer ||= this.#o.setTimeout(() => this.#ack(c), delay);
+  }
+
+  /** @param {Conn} c */
+  #ack(c) {
+    this.#o.clearTimeout(c.ackTimer);
+    c.ackTimer = null;
+    if (!c.dead && this.#in > c.acked) c.t?.send(`a${(c.acked = this.#in)}`);
+  }
+
+  /**
+   * A connection that brings nothing for `ping_interval + ping_timeout` is dead (the server
+   * pings on WebSocket and SSE; each long-poll has its own deadline instead).
+   * @param {Conn} c
+   */
+  #watch(c) {
+    const o = this.#o;
+    const { ping_interval_ms: interval, ping_timeout_ms: timeout } = /** @type {Negotiated} */ (this.#n);
+    if (!(c.name in ACK_DELAY) || interval == null || timeout == null) return;
+    const check = () => {
+      const idle = o.now() - c.seen;
+      if (idle >= interval + timeout) this.#end(c, 4001, "the server went silent");
+      else c.timer = o.setTimeout(check, interval + timeout - idle);
+    };
+    c.timer = o.setTimeout(check, interval + timeout);
+  }
+
+  // -- Sending ---------------------------------------------------------------------------
+
+  /** The server acknowledged our messages up to `seq`: forget them. @param {number} seq */
+  #trim(seq) {
+    const out = this.#out;
+    if (out.length && seq >= out[0].seq) out.splice(0, seq - out[0].seq + 1);
+  }
+
+  /** Write what the open connection has not carried yet, within the window, then the close. */
+  #flush() {
+    const c = this.#conn;
+    const n = /** @type {Negotiated} */ (this.#n);
+    if (!c?.t) return;
+    let count = 0;
+    let bytes = 0;
+    for (const { seq, data, size } of this.#out) {
+      bytes += size;
+      if (seq > c.cursor) {
+        if (data == null || count >= (n.max_queue || Infinity) || (count && bytes > (n.max_buffer_bytes || Infinity))) return;
+        c.t.send(encode(seq, data, c.t.binary));
+        c.cursor = seq;
+      }
+      count++;
+    }
+    if (this.#closing && !c.closeSent && c.cursor == this.#seq) {
+      c.closeSent = true;
+      c.t.send(this.#closing);
+    }
+  }
+
+  // -- Ending ----------------------------------------------------------------------------
+
+  /**
+   * A connection (or an attempt to open one) ended with `code`; `over` if by a close frame,
+   * which ends the session itself. Decide by the code's policy what comes next.
+   * @param {Conn} c
+   * @param {number} code
+   * @param {string} reason
+   * @param {boolean} [over]
+   */
+  #end(c, code, reason, over = false) {
+    if (c.dead) return;
+    this.#kill(c);
+    let policy = policyOf(code);
+    if (over && policy == "resume") policy = "new"; // a closed session cannot be resumed
+    if (this.#closing && policy == "new") policy = "stop";
+    if (c == this.#conn) {
+      this.#conn = null;
+      if (code == 4002 && this.#probe) return; // our probe took over: wait for its hello
+      // One that carried nothing and died at once counts as failed: try another first.
+      if (c.used || this.#o.now() - c.since >= this.#wait) this.#attempt = 0;
+      else if (policy == "resume") this.#demote(c.name);
+    } else if (policy == "resume") {
+      this._emit("fallback", { transport: c.name, reason });
+      if (c != this.#probe) return this.#next(code, reason);
+      this.#probe = null;
+      this.#demote(c.name);
+      return this.#conn ? this.#scheduleProbe() : this.#retry(code, reason);
+    }
+    for (const other of [this.#conn, this.#try, this.#probe]) if (other) this.#kill(other);
+    this.#conn = this.#try = this.#probe = null;
+    if (policy == "resume") this.#retry(code, reason);
+    else if (policy == "new") this.#reset(code, reason);
+    else this.#finish(code, reason, over);
+  }
+
+  /** @param {TransportName} name */
+  #demote(name) {
+    this.#order = [...this.#order.filter((t) => t != name), name];
+    if (name == "websocket") this.#probeDelay *= 2;
+  }
+
+  /** @param {Conn} c */
+  #kill(c) {
+    c.dead = true;
+    c.t?.close();
+    this.#o.clearTimeout(c.timer);
+    this.#o.clearTimeout(c.ackTimer);
+  }
+
+  /** @param {number} code @param {string} reason */
+  #retry(code, reason) {
+    const o = this.#o;
+    const attempt = this.#attempt++;
+    if (attempt >= o.maxRetries) return this.#finish(code, reason, false);
+    const delay = backoff(attempt, o.reconnectDelay, o.reconnectDelayMax, o.random);
+    this.#timer = o.setTimeout(() => this.#connect(), delay);
+    if (this.readyState == OPEN) this.readyState = CONNECTING;
+    this._emit("reconnecting", { code, reason, attempt: attempt + 1, delay });
+  }
+
+  /**
+   * The session was lost beyond resume: start a new one, and say so.
+   * @param {number} code @param {string} reason
+   */
+  #reset(code, reason) {
+    this.#n = null;
+    this.#out = [];
+    this.#seq = this.#in = 0;
+    this._emit("reset", { code, reason });
+    if (this.readyState < CLOSING) this.#retry(code, reason);
+  }
+
+  /** @param {number} code @param {string} reason @param {boolean} clean */
+  #finish(code, reason, clean) {
+    if (this.readyState == CLOSED) return;
+    this.readyState = CLOSED;
+    for (const c of [this.#conn, this.#try, this.#probe]) if (c) this.#kill(c);
+    for (const timer of [this.#timer, this.#probeTimer, this.#closeTimer]) this.#o.clearTimeout(timer);
+    if (!clean) this._emit("error", { code, reason });
+    this._emit("close", { code, reason, wasClean: clean });
+  }
+}
+
+/**
+ * Open a session: `const rt = connect("/realtime"); rt.onmessage = (e) => ...; rt.send("hi")`.
+ * @param {string | URL} url the mount URL, absolute or relative to the page
+ * @param {Options} [options]
+ */
+export const connect = (url, options) => new Client(url, options);

@@ -1,0 +1,25 @@
+// @ts-check
+/**
+ * WebSocket: one frame per message both ways, binary data as raw binary messages.
+ * @param {import("../types.js").TransportOptions} o
+ * @returns {import("../types.js").Transport}
+ */
+export function websocket(o) {
+  const socket = new /** @type {typeof WebSocket} */ (o.WebSocket)(
+    `${o.url.replace(/^http/, "ws")}/websocket?sid=${o.sid}&token=${o.token}&last=${o.last()}`,
+  );
+  socket.binaryType = "arraybuffer";
+  socket.onmessage = (event) => o.onframe(event.data);
+  socket.onclose = (event) => o.onclose(event.code, event.reason || "websocket closed");
+  return {
+    binary: true,
+    send: (frame) => socket.send(frame),
+    close() {
+      socket.onclose = socket.onmessage = null;
+      socket.close();
+    },
+  };
+}
+
+/** @param {import("../types.js").Env} env */
+websocket.supported = (env) => !!env.WebSocket;

@@ -1,0 +1,46 @@
+"""The tiny application the browser tests drive, and the page they load.
+
+``<mount>`` is ``/realtime``. The handler echoes every message, text or binary, except two
+commands: ``stream N [MS]`` answers with the N messages ``"1"`` ... ``"N"`` (MS milliseconds
+apart), and ``close CODE`` ends the session with that code. The page at ``/`` loads the ES
+module build and exposes ``window.start(options)`` (see page.html).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.responses import FileResponse
+from starlette.routing import Mount, Route
+
+from realtime import RealtimeApp, Session
+
+PAGE = Path(__file__).with_name("page.html")
+
+
+async def handler(session: Session) -> None:
+    async for message in session:
+        command = message.split() if isinstance(message, str) else []
+        if command[:1] == ["stream"]:
+            pause = int(command[2]) / 1000 if len(command) > 2 else 0
+            for number in range(1, int(command[1]) + 1):
+                await session.send(str(number))
+                if pause:
+                    await asyncio.sleep(pause)
+        elif command[:1] == ["close"]:
+            await session.close(int(command[1]), "closed by the test")
+        else:
+            await session.send(message)
+
+
+def make_app(**options: Any) -> tuple[Starlette, RealtimeApp]:
+    """The test site: the page at ``/``, realtime at ``/realtime`` with ``options``."""
+    realtime = RealtimeApp(handler, **options)
+    site = Starlette(
+        routes=[Route("/", lambda request: FileResponse(PAGE)), Mount("/realtime", realtime)],
+        lifespan=realtime.lifespan,
+    )
+    return site, realtime
