@@ -71,6 +71,7 @@ function remember(o, key, value) {
 export class Client extends Emitter {
   /** @type {Settings & Env} */
   #o;
+  #query = ""; // the mount URL's query string: it goes with the negotiation
   /** @type {Negotiated | null} the session, once negotiated */
   #n = null;
   #wait = 0; // the open timeout in force
@@ -104,7 +105,10 @@ export class Client extends Emitter {
   constructor(url, options = {}) {
     super();
     /** The mount URL, absolute. */
-    this.url = new URL(url, g.location?.href).href.replace(/\/+$/, "");
+    const u = new URL(url, g.location?.href);
+    this.#query = u.search;
+    u.search = u.hash = "";
+    this.url = u.href.replace(/\/+$/, "");
     /** 0 connecting, 1 open, 2 closing, 3 closed (as WebSocket's). */
     this.readyState = CONNECTING;
     /** @type {TransportName | null} the transport in use (the last that worked, while reconnecting) */
@@ -195,7 +199,7 @@ export class Client extends Emitter {
           headers: { ...o.headers, "Content-Type": "application/json" },
           body: JSON.stringify({ v: 1, transports: o.transports }),
         };
-        this.#n = /** @type {Negotiated} */ (await request(o, `${this.url}/negotiate`, init, o.openTimeout));
+        this.#n = /** @type {Negotiated} */ (await request(o, `${this.url}/negotiate${this.#query}`, init, o.openTimeout));
       } catch (/** @type {any} */ e) {
         if (this.readyState == CLOSED) return;
         // A refusal (4xx) is final; a server or network failure is retried.

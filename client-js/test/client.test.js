@@ -66,6 +66,13 @@ test("negotiation asks for the allowed transports and resolves relative URLs", a
   }
 });
 
+test("the mount URL's query string goes with the negotiation only", async () => {
+  const env = fakeEnv({ autoNegotiate: false });
+  const client = connect(`${URL_}/?nick=ada&room=1#top`, env);
+  assert.equal(client.url, URL_);
+  assert.equal(env.request("/negotiate").url, `${URL_}/negotiate?nick=ada&room=1`);
+});
+
 test("sends before open are queued, then written in order after the hello", async () => {
   const env = fakeEnv();
   const client = connect(URL_, env);
