@@ -33,12 +33,12 @@ def _load_chat() -> ModuleType:
 
 def demo(host: str, port: int) -> None:
     try:
-        import uvicorn
+        from realtime.uvicorn import serve
     except ImportError:
         raise SystemExit("the demo needs uvicorn: pip install 'starlette-realtime[demo]'") from None
     chat = _load_chat()
     print(f"realtime chat on http://{host}:{port}  (Ctrl+C to stop)", file=sys.stderr)
-    uvicorn.run(chat.app, host=host, port=port, log_level="warning")
+    serve(chat.app, host=host, port=port, log_level="warning")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

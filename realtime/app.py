@@ -147,6 +147,7 @@ class RealtimeApp:
         self._tasks: set[asyncio.Task[None]] = set()
         self._connections: set[Listener] = set()
         self._started = False
+        self._draining = False
         self._start_lock: asyncio.Lock | None = None
         self._reaper: asyncio.Task[None] | None = None
         self.router = self._build_router()
@@ -189,12 +190,33 @@ class RealtimeApp:
             self._reaper = asyncio.create_task(self._reap(), name="realtime-reaper")
             self._started = True
 
-    async def shutdown(self, code: int = CloseCode.SERVICE_RESTART, reason: str = "") -> None:
-        """Disconnect every connection of this process with ``code`` (clients reconnect, to
-        another process when the backend is shared), stop the handlers and the backend."""
+    @property
+    def draining(self) -> bool:
+        """Whether this process refuses new connections (it is shutting down)."""
+        return self._draining
+
+    async def drain(self, code: int = CloseCode.SERVICE_RESTART, timeout: float = 5.0) -> None:
+        """End every connection of this process with ``code`` and refuse new ones.
+
+        Clients reconnect (with jittered backoff) and resume, on another process when the
+        backend is shared. Sessions and handlers are left alone. Waits up to ``timeout``
+        seconds for the connections to end.
+        """
+        self._draining = True
         for listener in list(self._connections):
-            listener.disconnect(code, reason or "server shutting down")
-        await asyncio.sleep(0)
+            listener.disconnect(code, "server shutting down")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._connections and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def shutdown(self, code: int = CloseCode.SERVICE_RESTART) -> None:
+        """:meth:`drain`, then stop the handlers, the reaper and the backend.
+
+        Handlers are cancelled without closing their sessions: with a shared backend another
+        process resumes them; with the memory backend they end with this process.
+        """
+        await self.drain(code)
         for task in list(self._tasks):
             task.cancel()
         if self._reaper is not None:
@@ -206,6 +228,7 @@ class RealtimeApp:
             await self.backend.stop()
         self._started = False
         self._reaper = None
+        self._draining = False
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: object = None) -> AsyncIterator[None]:
@@ -270,12 +293,13 @@ class RealtimeApp:
 
     async def _run_handler(self, session: Session) -> None:
         code, reason = CloseCode.NORMAL_CLOSURE, ""
+        cancelled = False
         try:
             await self.handler(session)
         except SessionClosed:
             pass
         except asyncio.CancelledError:
-            code, reason = CloseCode.SERVICE_RESTART, "server shutting down"
+            cancelled = True  # shutdown: the session outlives this process's handler
             raise
         except Exception:
             logger.exception("handler of session %s raised", session.id)
@@ -283,5 +307,6 @@ class RealtimeApp:
         finally:
             self._sessions.pop(session.id, None)
             with contextlib.suppress(Exception):
-                await self.backend.close(session.id, code, reason)
+                if not cancelled:
+                    await self.backend.close(session.id, code, reason)
                 await self.backend.release_handler(session.id)

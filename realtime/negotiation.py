@@ -21,7 +21,7 @@ from realtime.backends.base import SessionInfo
 from realtime.protocol.frames import PROTOCOL_VERSION, CloseCode
 from realtime.protocol.negotiate import Negotiated
 from realtime.security import hash_token, new_session_id, new_token
-from realtime.transports.base import ORIGIN_REFUSED, Refusal
+from realtime.transports.base import DRAINING, ORIGIN_REFUSED, Refusal
 from realtime.types import SessionId
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ class NegotiateEndpoint:
         app = self.app
         if not app.origins.allows(request):
             return ORIGIN_REFUSED.response()
+        if app.draining:
+            return DRAINING.response()
         wanted = await _read_request(request)
         if isinstance(wanted, Refusal):
             return wanted.response()

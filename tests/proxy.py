@@ -9,7 +9,9 @@
         proxy.delay = 0.02               # add latency to every chunk, both ways
         proxy.bandwidth = 50_000         # bytes per second, each direction of each connection
         proxy.blackhole = True           # swallow data but keep connections open (half-dead)
+        proxy.stall()                    # ...only on the connections open now
         proxy.reject_websockets = True   # drop WebSocket upgrade requests at once
+        proxy.reject = lambda first_bytes: b"/sse?" in first_bytes   # drop matching requests
         proxy.down = True                # the network is down: new connections die at once
 
 Every connection's pumps stop when the proxy closes; the proxy refuses to live longer than
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import Callable
 from types import TracebackType
 
 __all__ = ["FaultProxy"]
@@ -29,11 +32,12 @@ CHUNK = 65536
 
 
 class _Pair:
-    __slots__ = ("client", "server", "tasks")
+    __slots__ = ("client", "server", "stalled", "tasks")
 
     def __init__(self, client: asyncio.StreamWriter, server: asyncio.StreamWriter) -> None:
         self.client = client
         self.server = server
+        self.stalled = False
         self.tasks: list[asyncio.Task[None]] = []
 
     def abort(self) -> None:
@@ -53,6 +57,7 @@ class FaultProxy:
         self.bandwidth: float | None = None
         self.blackhole = False
         self.reject_websockets = False
+        self.reject: Callable[[bytes], bool] | None = None
         self.down = False
         self.cuts = 0
         """How many connections were cut so far."""
@@ -107,6 +112,12 @@ class FaultProxy:
         self.cuts += len(pairs)
         return len(pairs)
 
+    def stall(self) -> int:
+        """Make every open connection half-dead: open, but passing nothing either way."""
+        for pair in self._pairs:
+            pair.stalled = True
+        return len(self._pairs)
+
     def cut_randomly(self, low: float, high: float) -> None:
         """Cut every connection at random intervals between ``low`` and ``high`` seconds."""
         self.stop_cutting()
@@ -123,6 +134,11 @@ class FaultProxy:
             self.cut()
 
     # -- Plumbing -------------------------------------------------------------------------
+
+    def _refuses(self, request: bytes) -> bool:
+        if self.reject_websockets and b"upgrade: websocket" in request.lower():
+            return True
+        return self.reject is not None and self.reject(request)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -157,11 +173,11 @@ class FaultProxy:
                     break
                 if first:
                     first = False
-                    if self.reject_websockets and b"upgrade: websocket" in data.lower():
+                    if self._refuses(data):
                         pair.abort()
                         self._pairs.discard(pair)
                         return
-                if self.blackhole:
+                if self.blackhole or pair.stalled:
                     continue
                 if self.delay:
                     await asyncio.sleep(self.delay)

@@ -21,6 +21,8 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from realtime.uvicorn import Server
+
 __all__ = ["free_port", "nginx", "redis_server", "uvicorn_server", "wait_for_port"]
 
 STARTUP_TIMEOUT = 15.0
@@ -51,7 +53,7 @@ def uvicorn_server(app: ASGIApp, **config: Any) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", **config}
-    server = uvicorn.Server(uvicorn.Config(app, **options))
+    server = Server(uvicorn.Config(app, **options))  # drains realtime connections on exit
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -153,7 +153,7 @@ class Connection:
         return f"no transport could connect ({reasons})"
 
     def _candidates(self) -> list[TransportName]:
-        offered = [t for t in self._session.negotiated.transports if t in self._wanted]
+        offered = [t for t in self._wanted if t in self._session.negotiated.transports]
         if self._preferred in offered:
             offered.remove(self._preferred)
             offered.insert(0, self._preferred)

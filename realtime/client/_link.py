@@ -143,11 +143,19 @@ class Link:
     # -- Outgoing -------------------------------------------------------------------------
 
     def control_frames(self, now: float) -> list[str]:
-        """Owed acks and pongs, in text form."""
+        """Owed acks and pongs, in text form.
+
+        The ack is taken from the session's state each time, not only from :meth:`consumed`
+        hints: the application may read messages of this connection before the session
+        knows the connection is the current one.
+        """
+        if self.acks_in_band:
+            self.proto.delivered(self.session.consumed, now)
         return [encode_frame(frame) for frame in self.proto.due(now)]
 
     def consumed(self, now: float) -> None:
-        """The application read a message: an ack is owed (except on long-polling)."""
+        """The application read a message: an ack is owed (except on long-polling); wake the
+        writer if the ack is due sooner than its next deadline."""
         if self.acks_in_band:
             before = self.proto.next_deadline()
             self.proto.delivered(self.session.consumed, now)

@@ -80,7 +80,11 @@ class WebSocketClient(_Base):
         url = "ws" + url.removeprefix("http")
         try:
             websocket = await ws_connect(
-                url, max_size=None, ping_interval=None, open_timeout=self.open_timeout
+                url,
+                max_size=None,
+                ping_interval=None,  # the protocol's own heartbeats do this
+                open_timeout=self.open_timeout,
+                close_timeout=1.0,
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             return Ended(1006, f"websocket failed to open: {exc!r}")
@@ -90,9 +94,11 @@ class WebSocketClient(_Base):
             try:
                 await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
                 ended = writer.result() if writer.done() else None
-                # The writer stops early only when it finds the server silent, or when the
-                # connection closed: then the reader says how.
-                return ended if ended is not None else await reader
+                if ended is not None:  # the server went silent: no close handshake with it
+                    websocket.transport.abort()
+                    return ended
+                # The writer also stops when the connection closed: the reader says how.
+                return await reader
             finally:
                 for task in (reader, writer):
                     task.cancel()

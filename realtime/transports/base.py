@@ -19,7 +19,7 @@ from starlette.types import Receive
 from realtime.backends.base import SessionInfo
 from realtime.exceptions import UnknownSession
 from realtime.protocol.buffer import ReplayGap
-from realtime.protocol.frames import MAX_SEQ, Close, CloseCode
+from realtime.protocol.frames import MAX_SEQ, Close, CloseCode, Reconnect, reconnect_policy
 from realtime.security import token_matches
 from realtime.types import SessionId
 
@@ -69,6 +69,13 @@ class Refusal:
     code: int
     reason: str
 
+    def frame(self) -> Close | Reconnect:
+        """The frame that ends a connection refused this way: a reconnect when the client
+        should come back to the same session, a close otherwise."""
+        if reconnect_policy(self.code) == "resume":
+            return Reconnect(self.code, self.reason)
+        return Close(self.code, self.reason)
+
     def response(self) -> JSONResponse:
         return JSONResponse(
             {"error": self.reason, "code": self.code},
@@ -84,10 +91,15 @@ UNKNOWN_SESSION = Refusal(404, CloseCode.SESSION_EXPIRED, "unknown or expired se
 WRONG_TOKEN = Refusal(403, CloseCode.FORBIDDEN, "wrong or missing token for this session")
 
 
+DRAINING = Refusal(503, CloseCode.SERVICE_RESTART, "server shutting down: reconnect")
+
+
 async def find_session(app: RealtimeApp, conn: HTTPConnection) -> SessionInfo | Refusal:
     """The session a transport request names, once its Origin and token are checked."""
     if not app.origins.allows(conn):
         return ORIGIN_REFUSED
+    if app.draining:
+        return DRAINING
     session_id = conn.query_params.get("sid")
     if not session_id:
         return Refusal(400, CloseCode.PROTOCOL_ERROR, "missing 'sid' query parameter")

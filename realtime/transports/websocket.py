@@ -99,7 +99,7 @@ class WebSocketTransport:
         if isinstance(found, Refusal) or isinstance(last, Refusal):
             refusal = found if isinstance(found, Refusal) else last
             assert isinstance(refusal, Refusal)
-            await writer.end(Close(refusal.code, refusal.reason))
+            await writer.end(refusal.frame())
             return
         conn = Connection()
         self.app.track(conn)

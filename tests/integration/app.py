@@ -60,11 +60,61 @@ async def commands(session: Session) -> None:
             raise RuntimeError("handler crashed on purpose")
 
 
+verified: dict[str, tuple[int, list[str]]] = {}
+"""What each ``verify`` handler received: (count, out-of-order messages), by session id."""
+
+
+async def verify(session: Session) -> None:
+    """Streams ``s0``..``s{n-1}`` while it checks that ``c0``..``c{n-1}`` arrive, once each,
+    in order; then reports ``done <count> <errors>``. Query parameters: ``n``, and ``pace``,
+    seconds to pause after every 10 messages (to spread the stream over time)."""
+    count = int(session.query_params["n"])
+    pace = float(session.query_params.get("pace", 0))
+
+    async def produce() -> None:
+        for i in range(count):
+            await session.send(f"s{i}")
+            if pace and i % 10 == 9:
+                await asyncio.sleep(pace)
+
+    producer = asyncio.create_task(produce())
+    errors: list[str] = []
+    received = 0
+    try:
+        while received < count:
+            message = await session.receive()
+            if message != f"c{received}":
+                errors.append(f"expected c{received}, got {message!r}"[:100])
+            received += 1
+        await producer
+        await session.send(f"done {received} {len(errors)}")
+        await session.receive()  # until the client closes
+    finally:
+        producer.cancel()
+        verified[session.id] = (received, errors)
+
+
 echo_app = RealtimeApp(echo)
+heartbeat_options = {"ping_interval": 0.2, "ping_timeout": 0.3, "poll_timeout": 0.5}
+verify_app = RealtimeApp(verify, send_timeout=30, **heartbeat_options)  # type: ignore[arg-type]
 short_app = RealtimeApp(echo, session_ttl=0.5, ping_interval=0.2, ping_timeout=0.3)
 """Short timeouts, for expiry and heartbeat tests."""
 push_app = RealtimeApp(push)
 commands_app = RealtimeApp(commands)
+
+
+heartbeat_app = RealtimeApp(echo, **heartbeat_options)  # type: ignore[arg-type]
+slow_app = RealtimeApp(commands, send_timeout=0.3, max_queue=100)
+"""A small window and a short send timeout, for slow-consumer tests."""
+mounts = {
+    "echo": echo_app,
+    "push": push_app,
+    "commands": commands_app,
+    "short": short_app,
+    "verify": verify_app,
+    "heartbeat": heartbeat_app,
+    "slow": slow_app,
+}
 
 
 async def publish(request: Request) -> JSONResponse:
@@ -80,13 +130,30 @@ async def send_to(request: Request) -> JSONResponse:
     return JSONResponse({"queued": await commands_app.hub.send(request.query_params["sid"], body)})
 
 
+async def flood(request: Request) -> JSONResponse:
+    """Publishes ``count`` messages ``f0``..: ``POST /flood?room=...&count=...``."""
+    room, count = request.query_params["room"], int(request.query_params["count"])
+    queued = [await commands_app.hub.publish(room, f"f{i}") for i in range(count)]
+    return JSONResponse({"queued": queued})
+
+
+async def snapshot(request: Request) -> JSONResponse:
+    """The server's view of a session: ``GET /snapshot/{mount}/{sid}``."""
+    app = mounts[request.path_params["mount"]]
+    state = await app.backend.snapshot(request.path_params["sid"])
+    if state is None:
+        return JSONResponse(None)
+    return JSONResponse(
+        {"status": state.status, "transport": state.transport, "close_code": state.close_code}
+    )
+
+
 app = Starlette(
     routes=[
-        Mount("/echo", echo_app),
-        Mount("/push", push_app),
-        Mount("/commands", commands_app),
-        Mount("/short", short_app),
+        *(Mount(f"/{name}", mounted) for name, mounted in mounts.items()),
         Route("/publish", publish, methods=["POST"]),
+        Route("/flood", flood, methods=["POST"]),
         Route("/send", send_to, methods=["POST"]),
+        Route("/snapshot/{mount}/{sid}", snapshot),
     ]
 )
