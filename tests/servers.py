@@ -26,6 +26,7 @@ from realtime.uvicorn import Server
 __all__ = ["free_port", "nginx", "redis_server", "uvicorn_server", "wait_for_port"]
 
 STARTUP_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
 
 
 def free_port() -> int:
@@ -46,12 +47,13 @@ def wait_for_port(port: int, timeout: float = STARTUP_TIMEOUT) -> None:
 
 
 @contextlib.contextmanager
-def uvicorn_server(app: ASGIApp, **config: Any) -> Iterator[str]:
-    """Run ``app`` in uvicorn in a thread; yield its base URL ``http://127.0.0.1:PORT``."""
+def uvicorn_server(app: ASGIApp, port: int = 0, **config: Any) -> Iterator[str]:
+    """Run ``app`` in uvicorn in a thread; yield its base URL ``http://127.0.0.1:PORT``.
+
+    Stops it on exit (draining realtime connections first) and waits for the thread."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    sock.bind(("127.0.0.1", port))
     options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", **config}
     server = Server(uvicorn.Config(app, **options))  # drains realtime connections on exit
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -62,11 +64,13 @@ def uvicorn_server(app: ASGIApp, **config: Any) -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
-        thread.join(10)
+        thread.join(STOP_TIMEOUT)
         sock.close()
+        if thread.is_alive():
+            raise RuntimeError(f"uvicorn did not stop within {STOP_TIMEOUT} s")
 
 
 NGINX_PRELUDE = """\

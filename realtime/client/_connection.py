@@ -100,6 +100,8 @@ class Connection:
         """How many times a lost connection was resumed."""
         self.failures: list[tuple[TransportName, str]] = []
         """Why transports failed to open, latest last (bounded)."""
+        self.last_disconnect: tuple[int, str] | None = None
+        """How the last connection that worked ended: (close code, reason)."""
 
     # -- Opening --------------------------------------------------------------------------
 
@@ -242,9 +244,11 @@ class Connection:
     async def _running_end(self) -> Ended:
         assert self._running is not None
         try:
-            return await self._running
+            ended = await self._running
         finally:
             self._link = None
+        self.last_disconnect = (ended.code, ended.reason)
+        return ended
 
     async def _reset(self, ended: Ended) -> bool:
         """Start a new session after ``ended`` lost the old one; False if that is not wanted."""

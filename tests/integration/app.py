@@ -131,9 +131,15 @@ async def send_to(request: Request) -> JSONResponse:
 
 
 async def flood(request: Request) -> JSONResponse:
-    """Publishes ``count`` messages ``f0``..: ``POST /flood?room=...&count=...``."""
+    """Publishes ``count`` messages ``f0``..: ``POST /flood?room=...&count=...[&pace=s]``,
+    pausing ``pace`` seconds after every 20 (members acknowledge meanwhile)."""
     room, count = request.query_params["room"], int(request.query_params["count"])
-    queued = [await commands_app.hub.publish(room, f"f{i}") for i in range(count)]
+    pace = float(request.query_params.get("pace", 0))
+    queued = []
+    for i in range(count):
+        queued.append(await commands_app.hub.publish(room, f"f{i}"))
+        if pace and i % 20 == 19:
+            await asyncio.sleep(pace)
     return JSONResponse({"queued": queued})
 
 

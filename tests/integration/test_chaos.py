@@ -21,7 +21,12 @@ from tests.proxy import FaultProxy
 pytestmark = [pytest.mark.anyio, pytest.mark.integration, pytest.mark.chaos]
 
 SEED = int(os.environ.get("REALTIME_CHAOS_SEED", "0")) or None
-FAST_RETRY = {"backoff_initial": 0.02, "backoff_max": 0.2, "open_timeout": 2.0}
+FAST_RETRY = {
+    "backoff_initial": 0.02,
+    "backoff_max": 0.2,
+    "open_timeout": 2.0,
+    "close_timeout": 1.0,
+}
 
 
 def port_of(url: str) -> int:

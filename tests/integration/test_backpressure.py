@@ -1,0 +1,148 @@
+"""Slow consumers and clients away too long, on every transport: memory stays bounded, the
+session ends with its own close code, and nobody else is slowed down."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import httpx
+import pytest
+
+import realtime.client
+from realtime.client import Connection
+from tests.integration.rawclient import negotiate
+from tests.proxy import FaultProxy
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+FAST_RETRY = {
+    "backoff_initial": 0.02,
+    "backoff_max": 0.2,
+    "open_timeout": 2.0,
+    "close_timeout": 1.0,
+}
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+async def close_code(server: str, mount: str, session_id: str, timeout: float = 10) -> object:
+    """The session's close code as the server sees it, once it has one."""
+    async with httpx.AsyncClient() as http, asyncio.timeout(timeout):
+        while True:
+            state = (await http.get(f"{server}/snapshot/{mount}/{session_id}")).json()
+            if state is None or state["close_code"] is not None:
+                return None if state is None else state["close_code"]
+            await asyncio.sleep(0.02)
+
+
+async def test_one_stalled_client_does_not_slow_the_others(server: str, transport: str) -> None:
+    count = 2000  # more than the stalled client's window (max_queue 1024)
+    transports = itertools.cycle(["websocket", "sse", "longpoll"])
+    fast = [
+        await realtime.client.connect(f"{server}/commands", transport=next(transports))
+        for _ in range(3)
+    ]
+    async with FaultProxy(port_of(server)) as proxy:
+        slow = await realtime.client.connect(
+            f"http://127.0.0.1:{proxy.port}/commands", transport=transport, **FAST_RETRY
+        )
+        try:
+            for conn in [*fast, slow]:
+                await conn.send("join flood")
+                assert await asyncio.wait_for(conn.receive(), 10) == "joined flood"
+            proxy.stall()
+
+            async def read_all(conn: Connection) -> list[str | bytes]:
+                return [await asyncio.wait_for(conn.receive(), 10) for _ in range(count)]
+
+            readers = [asyncio.create_task(read_all(conn)) for conn in fast]
+            async with httpx.AsyncClient(timeout=30) as http:
+                answer = await http.post(f"{server}/flood?room=flood&count={count}&pace=0.002")
+            queued = answer.json()["queued"]
+            # Publishing never waited for the stalled client: once its window was full it was
+            # closed (4005) and dropped from the room, and the others got every message.
+            assert queued[0] == 4 and queued[-1] == 3
+            assert await close_code(server, "commands", slow.session_id) == 4005
+            for reader in readers:
+                assert await reader == [f"f{i}" for i in range(count)]
+        finally:
+            await asyncio.gather(*(conn.close() for conn in fast))
+            proxy.down = True
+            await slow.close()
+
+
+async def test_send_timeout_ends_the_session_of_a_stalled_client(
+    server: str, transport: str
+) -> None:
+    async with FaultProxy(port_of(server)) as proxy:
+        url = f"http://127.0.0.1:{proxy.port}/slow"  # max_queue 100, send_timeout 0.3 s
+        conn = await realtime.client.connect(url, transport=transport, **FAST_RETRY)
+        try:
+            await conn.send("stream 1000")
+            assert await asyncio.wait_for(conn.receive(), 10) == "0"
+            proxy.stall()
+            proxy.down = True
+            assert await close_code(server, "slow", conn.session_id) == 4005
+        finally:
+            await conn.close()
+
+
+async def test_a_client_away_too_long_gets_a_new_session_and_is_told(
+    server: str, transport: str
+) -> None:
+    resets: list[int] = []
+    async with FaultProxy(port_of(server)) as proxy:
+        url = f"http://127.0.0.1:{proxy.port}/commands"
+        async with realtime.client.connect(
+            url, transport=transport, on_reset=lambda code, _: resets.append(code), **FAST_RETRY
+        ) as conn:
+            first = conn.session_id
+            await conn.send("join news")
+            assert await asyncio.wait_for(conn.receive(), 10) == "joined news"
+            proxy.down = True
+            proxy.cut()
+            async with httpx.AsyncClient(timeout=30) as http:
+                await http.post(f"{server}/flood?room=news&count=1100")  # past the window
+            assert await close_code(server, "commands", first) == 4005
+            proxy.down = False
+            async with asyncio.timeout(10):
+                while conn.session_id == first:
+                    await asyncio.sleep(0.02)
+            assert resets == [4005]
+            # What could not be delivered is not silently skipped: the client was told, and
+            # the new session works.
+            await conn.send("transport")
+            assert await asyncio.wait_for(conn.receive(), 10) == transport
+
+
+async def test_resume_from_before_the_acknowledged_messages_is_a_replay_gap(
+    server: str, transport: str
+) -> None:
+    async with httpx.AsyncClient() as http:
+        session = await negotiate(http, f"{server}/commands")
+        assert await session.poll(http, open=1)  # starts the handler
+        await session.post(http, "longpoll", ["d1:stream 5"])
+        frames: list[str] = []
+        async with asyncio.timeout(10):
+            while len([f for f in frames if f.startswith("d")]) < 5:
+                frames += await session.poll(http, last=len([f for f in frames if f[0] == "d"]))
+        await session.poll(http, last=5, open=1)  # acknowledges all five
+        if transport == "websocket":
+            async with session.websocket(last=2) as websocket:
+                reply = await asyncio.wait_for(websocket.recv(), 10)
+        elif transport == "sse":
+            async with http.stream(
+                "GET", session.url("sse", token=session.token, last=2)
+            ) as stream:
+                reply = ""
+                async for line in stream.aiter_lines():
+                    if line.startswith("data: c"):
+                        reply = line.removeprefix("data: ")
+                        break
+        else:
+            reply = (await session.poll(http, last=2))[-1]
+        assert isinstance(reply, str) and reply.startswith("c4004:")
+        assert await close_code(server, "commands", session.sid) == 4004
