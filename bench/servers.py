@@ -1,0 +1,123 @@
+"""Server processes: one uvicorn per measurement, pinned to a core, stopped by its pid.
+
+Also reads what the harness measures on the server side: CPU time from ``/proc/<pid>/stat``
+(user + system, every thread) and resident memory from ``/proc/<pid>/status`` (VmRSS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.loadgen.http import HTTPConnection
+from bench.systems import APPS
+
+__all__ = ["ServerProcess"]
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+STOP_TIMEOUT = 3.0
+LOG_TAIL = 2000
+
+
+class ServerProcess:
+    """``taskset -c <core> python -m bench.serve <app> --fd N`` on a socket bound here."""
+
+    def __init__(self, system: str, core: int) -> None:
+        self.system = system
+        self.app = APPS[system]
+        self.core = core
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.TemporaryFile()
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None, "not started"
+        return self._proc.pid
+
+    def start(self) -> None:
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(4096)
+            self.port = sock.getsockname()[1]
+            fd = sock.fileno()
+            command = ["taskset", "-c", str(self.core), sys.executable, "-m", "bench.serve"]
+            self._proc = subprocess.Popen(
+                [*command, self.app, "--fd", str(fd)],
+                pass_fds=(fd,),
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            sock.close()  # the child holds its own copy
+
+    async def wait_ready(self, timeout: float = 20.0) -> None:
+        """Wait until the app answers ``GET /bench/count`` (the socket accepts before that)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self._proc is None or self._proc.poll() is not None:
+                raise RuntimeError(f"{self.system} server exited: {self.log_tail()}")
+            http = HTTPConnection("127.0.0.1", self.port)
+            try:
+                response = await asyncio.wait_for(http.request("GET", "/bench/count"), 2.0)
+                if response.status == 200:
+                    return
+            except (OSError, TimeoutError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                http.close()
+            if loop.time() > deadline:
+                raise TimeoutError(f"{self.system} server not ready after {timeout} s")
+            await asyncio.sleep(0.05)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def rss_kib(self) -> int:
+        """Resident set size (VmRSS) in KiB."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS line")
+
+    def cpus_allowed(self) -> str:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("Cpus_allowed_list:"):
+                return line.split(":", 1)[1].strip()
+        return "?"
+
+    def log_tail(self) -> str:
+        """The end of what the server printed (warnings, tracebacks), for the report."""
+        self._log.seek(0, os.SEEK_END)
+        size = self._log.tell()
+        self._log.seek(max(0, size - LOG_TAIL))
+        return self._log.read().decode("utf-8", "replace").strip()
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after ``STOP_TIMEOUT`` seconds; only our own pid."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(STOP_TIMEOUT)
+
+    def close(self) -> None:
+        self.stop()
+        self._log.close()
