@@ -131,15 +131,11 @@ async def send_to(request: Request) -> JSONResponse:
 
 
 async def flood(request: Request) -> JSONResponse:
-    """Publishes ``count`` messages ``f0``..: ``POST /flood?room=...&count=...[&pace=s]``,
-    pausing ``pace`` seconds after every 20 (members acknowledge meanwhile)."""
+    """Publishes ``count`` messages ``f<first>``..: ``POST /flood?room=...&count=...[&first=n]``.
+    Returns how many sessions each was queued for."""
     room, count = request.query_params["room"], int(request.query_params["count"])
-    pace = float(request.query_params.get("pace", 0))
-    queued = []
-    for i in range(count):
-        queued.append(await commands_app.hub.publish(room, f"f{i}"))
-        if pace and i % 20 == 19:
-            await asyncio.sleep(pace)
+    first = int(request.query_params.get("first", 0))
+    queued = [await commands_app.hub.publish(room, f"f{i}") for i in range(first, first + count)]
     return JSONResponse({"queued": queued})
 
 
