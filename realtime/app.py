@@ -251,6 +251,10 @@ class RealtimeApp:
             try:
                 for session_id in await self.backend.expire(self.clock(), self.session_ttl):
                     logger.info("session %s expired", session_id)
+                for session_id in await self.backend.orphans():
+                    snapshot = await self.backend.snapshot(session_id)
+                    if snapshot is not None:
+                        await self.ensure_handler(session_id, snapshot.transport)
             except Exception:
                 logger.exception("expiring sessions failed")
 
@@ -271,18 +275,19 @@ class RealtimeApp:
         if session is not None:
             session._transport = transport
 
-    async def ensure_handler(self, session_id: SessionId, transport: TransportName) -> None:
+    async def ensure_handler(self, session_id: SessionId, transport: TransportName | None) -> None:
         """Start the session's handler here unless it already runs (here or elsewhere)."""
         if session_id in self._sessions:
             self._sessions[session_id]._transport = transport
             return
-        if not await self.backend.claim_handler(session_id):
+        claim = await self.backend.claim_handler(session_id)
+        if claim is None:
             return
         info = await self.backend.info(session_id)
         if info is None:
-            await self.backend.release_handler(session_id)
+            await self.backend.release_handler(session_id, finished=True)
             return
-        session = Session(self, info)
+        session = Session(self, info, restarted=claim == "restart")
         session._transport = transport
         self._sessions[session_id] = session
         task = asyncio.create_task(
@@ -309,4 +314,4 @@ class RealtimeApp:
             with contextlib.suppress(Exception):
                 if not cancelled:
                     await self.backend.close(session.id, code, reason)
-                await self.backend.release_handler(session.id)
+                await self.backend.release_handler(session.id, finished=not cancelled)

@@ -18,10 +18,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from realtime.backends.base import SessionInfo
+from realtime.exceptions import BackendError
 from realtime.protocol.frames import PROTOCOL_VERSION, CloseCode
 from realtime.protocol.negotiate import Negotiated
 from realtime.security import hash_token, new_session_id, new_token
-from realtime.transports.base import DRAINING, ORIGIN_REFUSED, Refusal
+from realtime.transports.base import BACKEND_UNAVAILABLE, DRAINING, ORIGIN_REFUSED, Refusal
 from realtime.types import SessionId
 
 if TYPE_CHECKING:
@@ -39,7 +40,10 @@ class NegotiateEndpoint:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self._handle(Request(scope, receive))
+        try:
+            response = await self._handle(Request(scope, receive))
+        except BackendError:
+            response = BACKEND_UNAVAILABLE.response()
         await response(scope, receive, send)
 
     async def _handle(self, request: Request) -> Response:

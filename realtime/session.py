@@ -6,12 +6,20 @@ connection is invisible here, the session resumes and nothing is lost or doubled
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from starlette.datastructures import Headers, QueryParams
 
-from realtime.exceptions import PayloadTooBig, SessionClosed, SessionClosedOK, UnknownSession
+from realtime.exceptions import (
+    BackendError,
+    PayloadTooBig,
+    SessionClosed,
+    SessionClosedOK,
+    UnknownSession,
+)
 from realtime.protocol.buffer import BufferFull
 from realtime.protocol.frames import CloseCode, check_close_code, message_size, truncate_reason
 from realtime.types import Message, SessionId, TransportName
@@ -23,6 +31,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Session"]
 
+logger = logging.getLogger("realtime")
+T = TypeVar("T")
+
 
 class Session:
     """One client's session. Handlers receive it: ``async def handler(session) -> None``.
@@ -32,11 +43,22 @@ class Session:
         headers: Headers of the negotiation request.
         query_params: Query parameters of the negotiation request.
         user: What the ``authenticate`` hook returned, or None.
+        restarted: Whether this handler takes over from one that stopped unfinished.
     """
 
-    __slots__ = ("_app", "_closed", "_info", "_transport", "headers", "id", "query_params", "user")
+    __slots__ = (
+        "_app",
+        "_closed",
+        "_info",
+        "_transport",
+        "headers",
+        "id",
+        "query_params",
+        "restarted",
+        "user",
+    )
 
-    def __init__(self, app: RealtimeApp, info: SessionInfo) -> None:
+    def __init__(self, app: RealtimeApp, info: SessionInfo, *, restarted: bool = False) -> None:
         self._app = app
         self._info = info
         self.id: SessionId = info.id
@@ -45,6 +67,11 @@ class Session:
         )
         self.query_params = QueryParams(info.query_string)
         self.user = info.user
+        self.restarted = restarted
+        """True when this handler runs again for a session whose previous handler stopped
+        before the session ended: its process shut down or died (with a shared backend). The
+        session's state (sequence numbers, unread messages, rooms) is intact; the previous
+        handler's local variables are not."""
         self._transport: TransportName | None = None
         self._closed: SessionClosed | None = None
 
@@ -77,14 +104,19 @@ class Session:
         Raises:
             SessionClosed: the session ended (also when the client stayed too far behind for
                 ``send_timeout`` seconds: code BUFFER_OVERFLOW).
+            BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
             PayloadTooBig: ``data`` is larger than ``max_message_size``.
             TypeError: ``data`` is neither str nor bytes.
         """
         if self._closed is not None:
             raise self._closed
         size = self._app._check_outgoing(data)
+        backend = self._app.backend
         try:
-            await self._app.backend.push(self.id, data, size, self._app.send_timeout)
+            await _retrying(
+                lambda: backend.push(self.id, data, size, self._app.send_timeout),
+                self._app.send_timeout,
+            )
         except BufferFull:
             reason = "the client did not keep up"
             await self._app.backend.close(self.id, CloseCode.BUFFER_OVERFLOW, reason)
@@ -99,13 +131,16 @@ class Session:
     async def receive(self) -> Message:
         """Wait for the next message from the client.
 
+        A backend outage is waited out.
+
         Raises:
             SessionClosed: the session ended; messages received before the end come first.
         """
         if self._closed is not None:
             raise self._closed
+        backend = self._app.backend
         try:
-            return await self._app.backend.receive(self.id)
+            return await _retrying(lambda: backend.receive(self.id), None)
         except UnknownSession:
             raise self._ended(
                 SessionClosed.create(CloseCode.SESSION_EXPIRED, "session expired")
@@ -143,6 +178,23 @@ class Session:
     async def rooms(self) -> set[str]:
         """The rooms this session is in."""
         return await self._app.backend.rooms(self.id)
+
+
+async def _retrying(operation: Callable[[], Awaitable[T]], timeout: float | None) -> T:
+    """Run ``operation``, retrying while the backend is unavailable, for up to ``timeout``
+    seconds (None: until it is back). A handler does not see a short backend outage."""
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    delay = 0.05
+    while True:
+        try:
+            return await operation()
+        except BackendError:
+            if deadline is not None and loop.time() + delay > deadline:
+                raise
+            logger.warning("backend unavailable; retrying in %.2f s", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def check_message(data: object, max_size: int | None) -> int:

@@ -17,12 +17,14 @@ took over, the server is shutting down).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from realtime.protocol.session import Attached
 from realtime.types import SessionId, TransportName
 
-__all__ = ["Backend", "Listener", "Pending", "SessionInfo", "SessionSnapshot"]
+__all__ = ["Backend", "HandlerClaim", "Listener", "Pending", "SessionInfo", "SessionSnapshot"]
+
+HandlerClaim = Literal["start", "restart"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +129,22 @@ class Backend(Protocol):
     async def touch(self, session_id: SessionId, now: float) -> None:
         """The client showed it is alive."""
 
-    async def claim_handler(self, session_id: SessionId) -> bool:
-        """Return True exactly once per session: the caller runs its handler."""
+    async def claim_handler(self, session_id: SessionId) -> HandlerClaim | None:
+        """Claim the session's handler for the calling process.
 
-    async def release_handler(self, session_id: SessionId) -> None:
-        """The session's handler returned; a closed session may now be forgotten."""
+        Returns ``"start"`` the first time, ``"restart"`` when the handler's last run was
+        released unfinished (its process shut down, or died), and None when the handler runs
+        already, finished, or the session ended: then the caller does nothing.
+        """
+
+    async def release_handler(self, session_id: SessionId, finished: bool) -> None:
+        """The session's handler stopped here: it ``finished`` (returned or raised; a closed
+        session may then be forgotten), or was cancelled and may be restarted elsewhere."""
+
+    async def orphans(self) -> list[SessionId]:
+        """Sessions whose handler was lost with its process, to be restarted by the caller
+        (``claim_handler`` answers ``"restart"`` for them). Always empty for a backend that
+        lives in one process."""
 
     async def close(self, session_id: SessionId, code: int, reason: str) -> bool:
         """End the session; False if it had ended already. Wakes its listener and readers."""
@@ -148,6 +161,8 @@ class Backend(Protocol):
         self, session_id: SessionId, data: str | bytes, size: int, timeout: float | None
     ) -> int:
         """Queue a message for the client; wait up to ``timeout`` for room. Return its number.
+
+        Called by the process that claimed the session's handler (it is told of acks).
 
         Raises:
             SessionClosed: the session ended.
@@ -180,7 +195,7 @@ class Backend(Protocol):
 
     async def receive(self, session_id: SessionId) -> str | bytes:
         """Wait for and return the next message for the handler; wakes the listener, which
-        owes the client an ack.
+        owes the client an ack. Called by the process that claimed the handler.
 
         Raises:
             SessionClosed: the session ended.

@@ -11,7 +11,13 @@ import asyncio
 from collections.abc import Callable, Iterable
 
 from realtime._signal import Signal
-from realtime.backends.base import Listener, Pending, SessionInfo, SessionSnapshot
+from realtime.backends.base import (
+    HandlerClaim,
+    Listener,
+    Pending,
+    SessionInfo,
+    SessionSnapshot,
+)
 from realtime.exceptions import SessionClosed, UnknownSession
 from realtime.protocol.buffer import BufferFull
 from realtime.protocol.frames import CloseCode
@@ -19,6 +25,10 @@ from realtime.protocol.session import Attached, SessionState
 from realtime.types import SessionId, TransportName
 
 __all__ = ["MemoryBackend"]
+
+
+_NEVER, _RUNNING, _FINISHED, _RESTARTABLE = range(4)
+"""The handler's states: never claimed, running, returned or raised, released unfinished."""
 
 
 class _Entry:
@@ -32,7 +42,7 @@ class _Entry:
         self.listener: Listener | None = None
         self.inbox_signal = Signal()  # the handler waits here for messages
         self.room_signal = Signal()  # senders wait here for room in the replay buffer
-        self.handler = 0  # 0 never claimed, 1 running, 2 returned
+        self.handler = _NEVER
         self.closed_at: float | None = None  # when the reaper first saw the session closed
 
     def closed_error(self) -> SessionClosed:
@@ -132,17 +142,21 @@ class MemoryBackend:
         if entry is not None:
             entry.state.touch(now)
 
-    async def claim_handler(self, session_id: SessionId) -> bool:
+    async def claim_handler(self, session_id: SessionId) -> HandlerClaim | None:
         entry = self._get(session_id)
-        if entry.handler or entry.state.closed:
-            return False
-        entry.handler = 1
-        return True
+        if entry.state.closed or entry.handler not in (_NEVER, _RESTARTABLE):
+            return None
+        claim: HandlerClaim = "start" if entry.handler == _NEVER else "restart"
+        entry.handler = _RUNNING
+        return claim
 
-    async def release_handler(self, session_id: SessionId) -> None:
+    async def release_handler(self, session_id: SessionId, finished: bool) -> None:
         entry = self._sessions.get(session_id)
         if entry is not None:
-            entry.handler = 2
+            entry.handler = _FINISHED if finished else _RESTARTABLE
+
+    async def orphans(self) -> list[SessionId]:
+        return []
 
     async def close(self, session_id: SessionId, code: int, reason: str) -> bool:
         entry = self._sessions.get(session_id)
@@ -171,7 +185,11 @@ class MemoryBackend:
                 entry.closed_at = now - ttl  # its client is long gone: forget it at once
             elif entry.closed_at is None:
                 entry.closed_at = now
-            if entry.handler != 1 and state.connection is None and now - entry.closed_at >= ttl:
+            if (
+                entry.handler != _RUNNING
+                and state.connection is None
+                and now - entry.closed_at >= ttl
+            ):
                 del self._sessions[session_id]
         return expired
 

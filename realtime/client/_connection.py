@@ -7,6 +7,7 @@ import contextlib
 import inspect
 import logging
 import random
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from types import TracebackType
 from typing import Any
@@ -88,6 +89,7 @@ class Connection:
         self.on_reset = on_reset
         self._http = httpx.AsyncClient(headers=self._headers, timeout=open_timeout)
         self._state: SessionState | None = None
+        self._carried: deque[Message] = deque()  # unread messages of a session lost before
         self._link: Link | None = None
         self._preferred: TransportName | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -267,6 +269,9 @@ class Connection:
                     return False
                 await asyncio.sleep(backoff_delay(attempt, self.backoff_initial, self.backoff_max))
                 attempt += 1
+        # What arrived on the old session before it ended is still delivered, first.
+        self._carried.extend(old.inbox)
+        old.inbox.clear()
         for signal in (old.inbox_signal, old.room_signal, old.read_signal):
             signal.notify()
         result = self.on_reset(ended.code, ended.reason)
@@ -329,6 +334,8 @@ class Connection:
             SessionClosed: the session ended (messages received before come first).
         """
         while True:
+            if self._carried:
+                return self._carried.popleft()
             session = self._session
             if session.inbox:
                 data = session.inbox.popleft()

@@ -127,7 +127,7 @@ class Link:
             elif isinstance(frame, Hello):
                 session.outbox.ack(frame.ack)
                 session.room_signal.notify()
-                self.cursor = frame.ack
+                self.cursor = frame.ack  # messages() skips any acknowledged since
                 self.opened.set()
                 self.wakeup.set()
             elif isinstance(frame, Close):
@@ -166,8 +166,14 @@ class Link:
     def messages(
         self, max_count: int | None = None, max_bytes: int | None = None
     ) -> list[tuple[int, str | bytes]]:
-        """Outgoing messages not yet written on this connection (does not advance)."""
-        return self.session.outbox.after(self.cursor, max_count=max_count, max_bytes=max_bytes)
+        """Outgoing messages not yet written on this connection (does not advance).
+
+        Acks may cover messages this connection has not written yet (the previous one wrote
+        them, and its acks arrived late): those are skipped.
+        """
+        outbox = self.session.outbox
+        self.cursor = max(self.cursor, outbox.acked)
+        return outbox.after(self.cursor, max_count=max_count, max_bytes=max_bytes)
 
     def close_frame(self) -> str | None:
         """The close, once every message before it is written."""

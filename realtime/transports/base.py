@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive
 
 from realtime.backends.base import SessionInfo
-from realtime.exceptions import UnknownSession
+from realtime.exceptions import BackendError, UnknownSession
 from realtime.protocol.buffer import ReplayGap
 from realtime.protocol.frames import MAX_SEQ, Close, CloseCode, Reconnect, reconnect_policy
 from realtime.security import token_matches
@@ -92,6 +92,7 @@ WRONG_TOKEN = Refusal(403, CloseCode.FORBIDDEN, "wrong or missing token for this
 
 
 DRAINING = Refusal(503, CloseCode.SERVICE_RESTART, "server shutting down: reconnect")
+BACKEND_UNAVAILABLE = Refusal(503, CloseCode.BACKEND_UNAVAILABLE, "backend unavailable: retry")
 
 
 async def find_session(app: RealtimeApp, conn: HTTPConnection) -> SessionInfo | Refusal:
@@ -103,7 +104,10 @@ async def find_session(app: RealtimeApp, conn: HTTPConnection) -> SessionInfo | 
     session_id = conn.query_params.get("sid")
     if not session_id:
         return Refusal(400, CloseCode.PROTOCOL_ERROR, "missing 'sid' query parameter")
-    info = await app.backend.info(SessionId(session_id))
+    try:
+        info = await app.backend.info(SessionId(session_id))
+    except BackendError:
+        return BACKEND_UNAVAILABLE
     if info is None:
         return UNKNOWN_SESSION
     token = conn.headers.get(TOKEN_HEADER) or conn.query_params.get("token")
@@ -131,6 +135,14 @@ async def refuse_resume(app: RealtimeApp, session_id: SessionId, exc: Exception)
     code = CloseCode.REPLAY_GAP if isinstance(exc, ReplayGap) else CloseCode.PROTOCOL_ERROR
     await app.backend.close(session_id, code, str(exc))
     return Close(code, str(exc))
+
+
+async def detach_quietly(app: RealtimeApp, session_id: SessionId, conn: Connection) -> None:
+    """Detach a connection that ended; with the backend away, its session expires instead."""
+    try:
+        await app.backend.detach(session_id, conn, app.clock())
+    except BackendError:
+        pass
 
 
 async def watch_disconnect(receive: Receive) -> None:

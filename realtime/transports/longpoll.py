@@ -20,13 +20,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from realtime.exceptions import ProtocolError, UnknownSession
+from realtime.exceptions import BackendError, ProtocolError, UnknownSession
 from realtime.protocol.batch import encode_batch
 from realtime.protocol.buffer import ReplayGap
 from realtime.protocol.frames import Close, Hello, Reconnect, encode_data, encode_frame
 from realtime.transports.base import (
+    BACKEND_UNAVAILABLE,
     Connection,
     Refusal,
+    detach_quietly,
     find_session,
     parse_last,
     refuse_resume,
@@ -67,12 +69,15 @@ class LongPollTransport:
         opening = request.query_params.get("open") == "1"
         conn = Connection()
         self.app.track(conn)
+        response: Response
         try:
-            frames = await self._poll(found.id, conn, last, opening, receive)
+            response = batch_response(await self._poll(found.id, conn, last, opening, receive))
+        except BackendError:
+            response = BACKEND_UNAVAILABLE.response()
         finally:
             self.app.untrack(conn)
-            await self.app.backend.detach(found.id, conn, self.app.clock())
-        await batch_response(frames)(scope, receive, send)
+            await detach_quietly(self.app, found.id, conn)
+        await response(scope, receive, send)
 
     async def _poll(
         self, session_id: SessionId, conn: Connection, last: int, opening: bool, receive: Receive

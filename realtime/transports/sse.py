@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from realtime.exceptions import ProtocolError, UnknownSession
+from realtime.exceptions import BackendError, ProtocolError, UnknownSession
 from realtime.protocol.buffer import ReplayGap
 from realtime.protocol.connection import ConnectionProtocol
 from realtime.protocol.frames import Close, Frame, Hello, Reconnect, encode_data, encode_frame
@@ -31,8 +31,10 @@ from realtime.protocol.session import SessionStatus
 from realtime.protocol.sse import PRELUDE_PADDING, encode_comment, encode_event, encode_retry
 from realtime.transports._pump import pump
 from realtime.transports.base import (
+    BACKEND_UNAVAILABLE,
     Connection,
     Refusal,
+    detach_quietly,
     find_session,
     parse_last,
     refuse_resume,
@@ -96,13 +98,14 @@ class SSETransport:
         if isinstance(last, Refusal):
             await last.response()(scope, receive, send)
             return
-        snapshot = await self.app.backend.snapshot(found.id)
-        if snapshot is not None and snapshot.status == SessionStatus.CLOSED and last > 0:
-            pending = await self.app.backend.pending(found.id, last, 1, None)
-            if not pending.messages:
+        try:
+            if await self._drained(found.id, last):
                 # Everything was delivered: 204 tells a native EventSource to stop reconnecting.
                 await Response(status_code=204)(scope, receive, send)
                 return
+        except BackendError:
+            await BACKEND_UNAVAILABLE.response()(scope, receive, send)
+            return
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         writer = _Writer(send)
         prelude = encode_comment(" " * PRELUDE_PADDING) + encode_retry(RETRY_MS)
@@ -118,10 +121,23 @@ class SSETransport:
                 await stream
         except OSError:
             pass
+        except BackendError:
+            with contextlib.suppress(OSError):
+                await writer.end(BACKEND_UNAVAILABLE.frame())
         finally:
             watcher.cancel()
             self.app.untrack(conn)
-            await self.app.backend.detach(found.id, conn, self.app.clock())
+            await detach_quietly(self.app, found.id, conn)
+
+    async def _drained(self, session_id: SessionId, last: int) -> bool:
+        """Whether the session is over and the client has received every message."""
+        snapshot = await self.app.backend.snapshot(session_id)
+        if snapshot is None or snapshot.status != SessionStatus.CLOSED or last == 0:
+            return False
+        try:
+            return not (await self.app.backend.pending(session_id, last, 1, None)).messages
+        except (ReplayGap, ProtocolError):
+            return False  # the stream answers these with the right close
 
     async def _stream(
         self, session_id: SessionId, conn: Connection, last: int, writer: _Writer

@@ -18,7 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from realtime.exceptions import ProtocolError, SessionClosed
+from realtime.exceptions import BackendError, ProtocolError, SessionClosed
 from realtime.protocol.batch import decode_batch
 from realtime.protocol.connection import ConnectionProtocol, Violation
 from realtime.protocol.frames import (
@@ -32,7 +32,7 @@ from realtime.protocol.frames import (
     message_size,
 )
 from realtime.protocol.session import InboxFull
-from realtime.transports.base import WINDOW_EXCEEDED, Refusal, find_session
+from realtime.transports.base import BACKEND_UNAVAILABLE, WINDOW_EXCEEDED, Refusal, find_session
 from realtime.transports.longpoll import batch_response
 from realtime.types import SessionId
 
@@ -56,8 +56,10 @@ class UpstreamEndpoint:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        response = await self._handle(request)
+        try:
+            response = await self._handle(Request(scope, receive))
+        except BackendError:
+            response = BACKEND_UNAVAILABLE.response()
         await response(scope, receive, send)
 
     async def _handle(self, request: Request) -> Response:

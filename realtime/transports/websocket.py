@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from realtime.exceptions import ProtocolError, SessionClosed, UnknownSession
+from realtime.exceptions import BackendError, ProtocolError, SessionClosed, UnknownSession
 from realtime.protocol.buffer import ReplayGap
 from realtime.protocol.connection import ConnectionProtocol, Violation
 from realtime.protocol.frames import (
@@ -36,10 +36,12 @@ from realtime.protocol.frames import (
 from realtime.protocol.session import InboxFull
 from realtime.transports._pump import pump
 from realtime.transports.base import (
+    BACKEND_UNAVAILABLE,
     ORIGIN_REFUSED,
     WINDOW_EXCEEDED,
     Connection,
     Refusal,
+    detach_quietly,
     find_session,
     parse_last,
     refuse_resume,
@@ -107,9 +109,12 @@ class WebSocketTransport:
             await self._serve(found.id, conn, last, receive, writer)
         except OSError:
             pass  # the client went away mid-write
+        except BackendError:
+            with contextlib.suppress(OSError):
+                await writer.end(BACKEND_UNAVAILABLE.frame())
         finally:
             self.app.untrack(conn)
-            await self.app.backend.detach(found.id, conn, self.app.clock())
+            await detach_quietly(self.app, found.id, conn)
 
     async def _serve(
         self, session_id: SessionId, conn: Connection, last: int, receive: Receive, writer: _Writer
@@ -144,6 +149,8 @@ class WebSocketTransport:
                 task.cancel()
             results = await asyncio.gather(reader, downstream, return_exceptions=True)
         for result in results:
+            if isinstance(result, BackendError):
+                raise result
             if isinstance(result, BaseException) and not isinstance(
                 result, (asyncio.CancelledError, OSError, TimeoutError)
             ):

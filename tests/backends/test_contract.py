@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 
 import pytest
 
 from realtime.backends.base import Backend, SessionInfo
 from realtime.exceptions import ProtocolError, SessionClosed, UnknownSession
 from realtime.protocol.buffer import BufferFull, ReplayGap
+from realtime.protocol.frames import CloseCode
 from realtime.protocol.session import InboxFull, SessionStatus
 from realtime.types import SessionId
 
@@ -34,6 +36,13 @@ class Probe:
 
     def disconnect(self, code: int, reason: str) -> None:
         self.disconnected = (code, reason)
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` holds: a shared backend notifies asynchronously."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
 
 
 async def new_session(backend: Backend, now: float = 0.0, **limits: int | None) -> SessionId:
@@ -87,7 +96,7 @@ async def test_push_wakes_the_listener_and_pending_resumes_after_a_number(backen
     await backend.attach(session_id, probe, "websocket", 0, 1.0)
     assert await backend.push(session_id, "one", 3, 0) == 1
     assert await backend.push(session_id, b"two", 3, 0) == 2
-    assert probe.wakes == 2
+    await eventually(lambda: probe.wakes == 2)
     pending = await backend.pending(session_id, 0, None, None)
     assert (pending.messages, pending.close, pending.ack) == ([(1, "one"), (2, b"two")], None, 0)
     assert (await backend.pending(session_id, 1, None, None)).messages == [(2, b"two")]
@@ -96,6 +105,7 @@ async def test_push_wakes_the_listener_and_pending_resumes_after_a_number(backen
 
 async def test_acks_free_the_window_and_unblock_senders(backend: Backend) -> None:
     session_id = await new_session(backend, max_queue=2)
+    assert await backend.claim_handler(session_id) == "start"
     await backend.push(session_id, "a", 1, 0)
     await backend.push(session_id, "b", 1, 0)
     with pytest.raises(BufferFull):
@@ -163,7 +173,7 @@ async def test_deliver_dedupes_refuses_gaps_and_acks_on_consumption(backend: Bac
         await backend.deliver(session_id, 3, "past the window", 1)
     wakes = probe.wakes
     assert await backend.receive(session_id) == "one"
-    assert probe.wakes > wakes  # an ack is owed
+    await eventually(lambda: probe.wakes > wakes)  # an ack is owed
     assert (await backend.pending(session_id, 0, None, None)).ack == 1
     assert await backend.deliver(session_id, 3, "three", 5) == 1
     assert await backend.receive(session_id) == "two"
@@ -174,6 +184,7 @@ async def test_deliver_dedupes_refuses_gaps_and_acks_on_consumption(backend: Bac
 
 async def test_receive_waits_for_a_message(backend: Backend) -> None:
     session_id = await new_session(backend)
+    assert await backend.claim_handler(session_id) == "start"  # the handler's process waits
     waiting = asyncio.create_task(backend.receive(session_id))
     await asyncio.sleep(0.01)
     assert not waiting.done()
@@ -190,7 +201,7 @@ async def test_close_ends_the_session_after_what_was_received(backend: Backend) 
     wakes = probe.wakes
     assert await backend.close(session_id, 4321, "bye")
     assert not await backend.close(session_id, 1000, "the first close wins")
-    assert probe.wakes > wakes
+    await eventually(lambda: probe.wakes > wakes)
     assert await backend.receive(session_id) == "before the end"
     with pytest.raises(SessionClosed) as info:
         await backend.receive(session_id)
@@ -206,6 +217,7 @@ async def test_close_ends_the_session_after_what_was_received(backend: Backend) 
 
 async def test_close_wakes_blocked_receivers_and_senders(backend: Backend) -> None:
     session_id = await new_session(backend, max_queue=1)
+    assert await backend.claim_handler(session_id) == "start"
     await backend.push(session_id, "fills the window", 1, 0)
     receiver = asyncio.create_task(backend.receive(session_id))
     sender = asyncio.create_task(backend.push(session_id, "blocked", 1, None))
@@ -216,12 +228,22 @@ async def test_close_wakes_blocked_receivers_and_senders(backend: Backend) -> No
             await asyncio.wait_for(task, 5)
 
 
-async def test_handler_is_claimed_once(backend: Backend) -> None:
+async def test_handler_is_claimed_once_unless_released_unfinished(backend: Backend) -> None:
     session_id = await new_session(backend)
-    assert await backend.claim_handler(session_id)
-    assert not await backend.claim_handler(session_id)
-    await backend.release_handler(session_id)
-    assert not await backend.claim_handler(session_id)
+    assert await backend.claim_handler(session_id) == "start"
+    assert await backend.claim_handler(session_id) is None
+    await backend.release_handler(session_id, finished=False)  # e.g. its process shut down
+    assert await backend.claim_handler(session_id) == "restart"
+    assert await backend.claim_handler(session_id) is None
+    await backend.release_handler(session_id, finished=True)
+    assert await backend.claim_handler(session_id) is None
+    assert await backend.orphans() == []
+
+
+async def test_no_handler_for_a_closed_session(backend: Backend) -> None:
+    session_id = await new_session(backend)
+    await backend.close(session_id, 1000, "")
+    assert await backend.claim_handler(session_id) is None
 
 
 async def test_expiry(backend: Backend) -> None:
@@ -241,14 +263,14 @@ async def test_expiry(backend: Backend) -> None:
 
 async def test_expired_session_with_a_running_handler_closes_with_4000(backend: Backend) -> None:
     session_id = await new_session(backend, now=0.0)
-    assert await backend.claim_handler(session_id)
+    assert await backend.claim_handler(session_id) == "start"
     receiver = asyncio.create_task(backend.receive(session_id))
     await asyncio.sleep(0)
     assert await backend.expire(30.0, ttl=10.0) == [session_id]
     with pytest.raises(SessionClosed) as info:
         await asyncio.wait_for(receiver, 5)
     assert info.value.code == 4000
-    await backend.release_handler(session_id)
+    await backend.release_handler(session_id, finished=True)
     await backend.expire(41.0, ttl=10.0)
     assert await backend.info(session_id) is None
 
@@ -328,3 +350,25 @@ async def test_touch_records_liveness(backend: Backend) -> None:
     await backend.touch(session_id, 7.0)
     snapshot = await backend.snapshot(session_id)
     assert snapshot is not None and snapshot.last_seen == 7.0
+
+
+async def test_empty_messages_both_ways(backend: Backend) -> None:
+    session_id = await new_session(backend)
+    assert await backend.claim_handler(session_id) == "start"
+    assert await backend.deliver(session_id, 1, "", 0) == 0
+    assert await backend.deliver(session_id, 2, b"", 0) == 0
+    assert await backend.receive(session_id) == ""
+    assert await backend.receive(session_id) == b""
+    assert await backend.push(session_id, "", 0, 0) == 1
+    assert await backend.push(session_id, b"", 0, 0) == 2
+    assert (await backend.pending(session_id, 0, None, None)).messages == [(1, ""), (2, b"")]
+    await backend.ack(session_id, 2)
+    assert (await backend.pending(session_id, 2, None, None)).messages == []
+
+
+async def test_close_codes_may_be_enum_members(backend: Backend) -> None:
+    session_id = await new_session(backend)
+    assert await backend.close(session_id, CloseCode.INTERNAL_ERROR, "crashed")
+    snapshot = await backend.snapshot(session_id)
+    assert snapshot is not None and snapshot.close_code == 1011
+    assert (await backend.pending(session_id, 0, None, None)).close == (1011, "crashed")

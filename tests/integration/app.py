@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from realtime import PayloadTooBig, RealtimeApp, Session, SessionClosed
+from realtime import Backend, PayloadTooBig, RealtimeApp, Session, SessionClosed
 
 closed_with: dict[str, tuple[int, str]] = {}
 """How each session's handler saw its session end, by session id (read by the tests)."""
@@ -94,68 +97,67 @@ async def verify(session: Session) -> None:
         verified[session.id] = (received, errors)
 
 
-echo_app = RealtimeApp(echo)
-heartbeat_options = {"ping_interval": 0.2, "ping_timeout": 0.3, "poll_timeout": 0.5}
-verify_app = RealtimeApp(verify, send_timeout=30, **heartbeat_options)  # type: ignore[arg-type]
-short_app = RealtimeApp(echo, session_ttl=0.5, ping_interval=0.2, ping_timeout=0.3)
-"""Short timeouts, for expiry and heartbeat tests."""
-push_app = RealtimeApp(push)
-commands_app = RealtimeApp(commands)
+HEARTBEATS: dict[str, Any] = {"ping_interval": 0.2, "ping_timeout": 0.3, "poll_timeout": 0.5}
 
 
-heartbeat_app = RealtimeApp(echo, **heartbeat_options)  # type: ignore[arg-type]
-slow_app = RealtimeApp(commands, send_timeout=0.3, max_queue=100)
-"""A small window and a short send timeout, for slow-consumer tests."""
-mounts = {
-    "echo": echo_app,
-    "push": push_app,
-    "commands": commands_app,
-    "short": short_app,
-    "verify": verify_app,
-    "heartbeat": heartbeat_app,
-    "slow": slow_app,
-}
+def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette:
+    """The test app, its mounts each on a backend made by ``backend`` (None: in memory)."""
+    mounts = {
+        "echo": RealtimeApp(echo, backend=backend()),
+        "push": RealtimeApp(push, backend=backend()),
+        "commands": RealtimeApp(commands, backend=backend()),
+        # Short timeouts, for expiry and heartbeat tests:
+        "short": RealtimeApp(
+            echo, backend=backend(), session_ttl=0.5, ping_interval=0.2, ping_timeout=0.3
+        ),
+        "verify": RealtimeApp(verify, backend=backend(), send_timeout=30, **HEARTBEATS),
+        "heartbeat": RealtimeApp(echo, backend=backend(), **HEARTBEATS),
+        # A small window and a short send timeout, for slow-consumer tests:
+        "slow": RealtimeApp(commands, backend=backend(), send_timeout=0.3, max_queue=100),
+    }
+    hub = mounts["commands"].hub
 
+    async def publish(request: Request) -> JSONResponse:
+        """Publishes from outside any session: ``POST /publish?room=...``, the text as body."""
+        body = (await request.body()).decode()
+        return JSONResponse({"queued": await hub.publish(request.query_params["room"], body)})
 
-async def publish(request: Request) -> JSONResponse:
-    """Publishes from outside any session: ``POST /publish?room=...`` with the text as body."""
-    body = (await request.body()).decode()
-    count = await commands_app.hub.publish(request.query_params["room"], body)
-    return JSONResponse({"queued": count})
+    async def send_to(request: Request) -> JSONResponse:
+        """Sends to one session from outside: ``POST /send?sid=...``, the text as body."""
+        body = (await request.body()).decode()
+        return JSONResponse({"queued": await hub.send(request.query_params["sid"], body)})
 
+    async def flood(request: Request) -> JSONResponse:
+        """Publishes ``count`` messages ``f<first>``..: ``POST /flood?room=&count=[&first=]``.
+        Returns how many sessions each was queued for."""
+        room, count = request.query_params["room"], int(request.query_params["count"])
+        first = int(request.query_params.get("first", 0))
+        queued = [await hub.publish(room, f"f{i}") for i in range(first, first + count)]
+        return JSONResponse({"queued": queued})
 
-async def send_to(request: Request) -> JSONResponse:
-    """Sends to one session from outside: ``POST /send?sid=...`` with the text as body."""
-    body = (await request.body()).decode()
-    return JSONResponse({"queued": await commands_app.hub.send(request.query_params["sid"], body)})
+    async def snapshot(request: Request) -> JSONResponse:
+        """The server's view of a session: ``GET /snapshot/{mount}/{sid}``."""
+        app = mounts[request.path_params["mount"]]
+        state = await app.backend.snapshot(request.path_params["sid"])
+        if state is None:
+            return JSONResponse(None)
+        return JSONResponse(
+            {"status": state.status, "transport": state.transport, "close_code": state.close_code}
+        )
 
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for mounted in mounts.values():
+                await stack.enter_async_context(mounted.lifespan())
+            yield
 
-async def flood(request: Request) -> JSONResponse:
-    """Publishes ``count`` messages ``f<first>``..: ``POST /flood?room=...&count=...[&first=n]``.
-    Returns how many sessions each was queued for."""
-    room, count = request.query_params["room"], int(request.query_params["count"])
-    first = int(request.query_params.get("first", 0))
-    queued = [await commands_app.hub.publish(room, f"f{i}") for i in range(first, first + count)]
-    return JSONResponse({"queued": queued})
-
-
-async def snapshot(request: Request) -> JSONResponse:
-    """The server's view of a session: ``GET /snapshot/{mount}/{sid}``."""
-    app = mounts[request.path_params["mount"]]
-    state = await app.backend.snapshot(request.path_params["sid"])
-    if state is None:
-        return JSONResponse(None)
-    return JSONResponse(
-        {"status": state.status, "transport": state.transport, "close_code": state.close_code}
+    return Starlette(
+        routes=[
+            *(Mount(f"/{name}", mounted) for name, mounted in mounts.items()),
+            Route("/publish", publish, methods=["POST"]),
+            Route("/flood", flood, methods=["POST"]),
+            Route("/send", send_to, methods=["POST"]),
+            Route("/snapshot/{mount}/{sid}", snapshot),
+        ],
+        lifespan=contextlib.asynccontextmanager(lifespan),
     )
-
-
-app = Starlette(
-    routes=[
-        *(Mount(f"/{name}", mounted) for name, mounted in mounts.items()),
-        Route("/publish", publish, methods=["POST"]),
-        Route("/flood", flood, methods=["POST"]),
-        Route("/send", send_to, methods=["POST"]),
-        Route("/snapshot/{mount}/{sid}", snapshot),
-    ]
-)

@@ -1,0 +1,510 @@
+"""The Redis backend: sessions and rooms in Redis, shared by every process.
+
+::
+
+    from realtime.backends.redis import RedisBackend
+    app = RealtimeApp(handler, backend=RedisBackend("redis://localhost:6379/0"))
+
+Any process serves any request of any session: no sticky sessions. Each session is a hash, a
+stream per direction and a set of rooms (see ``_scripts`` for the layout); every change is one
+atomic Lua script. A process is told what concerns it (a message for a connection it holds, a
+message for a handler it runs) on its own pub/sub channel.
+
+A process that dies is noticed by the others within ``node_ttl`` seconds (plus the reaper's
+period): its connections are detached, so their clients resume elsewhere, and its handlers are
+restarted by another process (``session.restarted`` is then True).
+
+Needs redis-py (``pip install 'starlette-realtime[redis]'``) and one Redis server, primary or
+Sentinel-managed; not Redis Cluster. Process clocks must agree to within a fraction of
+``session_ttl`` (NTP): expiry compares their timestamps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+try:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+    from redis.exceptions import RedisError
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "RedisBackend needs redis-py: pip install 'starlette-realtime[redis]'"
+    ) from exc
+
+from realtime.backends.base import (
+    HandlerClaim,
+    Listener,
+    Pending,
+    SessionInfo,
+    SessionSnapshot,
+)
+from realtime.backends.redis._notifier import Notifier
+from realtime.backends.redis._scripts import SCRIPTS
+from realtime.exceptions import BackendError, ProtocolError, SessionClosed, UnknownSession
+from realtime.protocol.buffer import BufferFull, ReplayGap
+from realtime.protocol.frames import CloseCode
+from realtime.protocol.session import Attached, InboxFull
+from realtime.types import SessionId, TransportName
+
+__all__ = ["RedisBackend"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _translating_errors(
+    method: Callable[Concatenate[RedisBackend, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[RedisBackend, P], Coroutine[Any, Any, T]]:
+    """Turn Redis failures into :class:`BackendError`, which transports answer with 4008."""
+
+    async def translated(self: RedisBackend, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(self, *args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise BackendError(f"redis failed: {exc!r}") from exc
+
+    translated.__name__, translated.__doc__ = method.__name__, method.__doc__
+    return translated
+
+
+def _encode(data: str | bytes) -> tuple[bytes, bytes]:
+    return (b"t", data.encode("utf-8")) if isinstance(data, str) else (b"b", data)
+
+
+def _decode(kind: bytes, data: bytes) -> str | bytes:
+    return data.decode("utf-8") if kind == b"t" else data
+
+
+def _limit(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+class RedisBackend:
+    """Sessions and rooms in Redis. See the module docstring.
+
+    Args:
+        url: Where Redis is, e.g. ``"redis://localhost:6379/0"``.
+        prefix: Prefix of every key and channel, to share a Redis between apps.
+        client: A ``redis.asyncio.Redis`` to use instead of connecting to ``url``.
+        node_ttl: Seconds after which a silent process counts as dead.
+        key_ttl: Seconds after which the keys of a session that no live process touches are
+            deleted by Redis itself: a safety net, normally the reaper deletes them.
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        *,
+        prefix: str = "rt",
+        client: Redis | None = None,
+        node_ttl: float = 3.0,
+        key_ttl: float = 3600.0,
+    ) -> None:
+        if node_ttl <= 0 or key_ttl <= 0:
+            raise ValueError("node_ttl and key_ttl must be positive")
+        self.url = url
+        self.prefix = prefix
+        self.node = secrets.token_hex(6)
+        """This process's id among those sharing the Redis."""
+        self.node_ttl = node_ttl
+        self.key_ttl = key_ttl
+        self._own_client = client is None
+        self._client = client
+        self._scripts: dict[str, AsyncScript] = {}
+        self._notifier: Notifier | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._handlers: set[str] = set()
+        self._orphans: list[SessionId] = []
+
+    # -- Lifecycle ------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Redis:
+        if self._client is None:
+            raise RuntimeError("RedisBackend is not started")
+        return self._client
+
+    @property
+    def notifier(self) -> Notifier:
+        if self._notifier is None:
+            raise RuntimeError("RedisBackend is not started")
+        return self._notifier
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self.prefix}:{kind}:{name}"
+
+    @_translating_errors
+    async def start(self) -> None:
+        if self._client is None:
+            self._client = Redis.from_url(self.url, decode_responses=False)
+        self._scripts = {
+            name: self.client.register_script(source) for name, source in SCRIPTS.items()
+        }
+        self._notifier = Notifier(self.client, self._key("ch", self.node))
+        await self._beat()
+        await self._notifier.start()
+        self._heartbeat = asyncio.create_task(self._beat_forever(), name="realtime-redis-heartbeat")
+
+    async def stop(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        if self._notifier is not None:
+            await self._notifier.stop()
+        if self._client is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._client.delete(self._key("node", self.node))
+            if self._own_client:
+                await self._client.aclose()
+                self._client = None
+
+    async def _beat(self) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(self._key("node", self.node), b"1", px=round(self.node_ttl * 1000))
+            pipe.sadd(f"{self.prefix}:nodes", self.node)
+            await pipe.execute()
+
+    async def _beat_forever(self) -> None:
+        beats = 0
+        while True:
+            await asyncio.sleep(self.node_ttl / 3)
+            beats += 1
+            try:
+                await self._beat()
+                if beats % 30 == 0:
+                    await self._refresh_keys()
+            except (RedisError, OSError):
+                pass  # Redis is away: the notifier and the requests say so
+
+    async def _refresh_keys(self) -> None:
+        """Keep the keys of sessions this process serves from expiring by their TTL."""
+        sessions = set(self.notifier.listeners) | self._handlers
+        async with self.client.pipeline(transaction=False) as pipe:
+            for session_id in sessions:
+                for kind in ("s", "o", "i", "r"):
+                    pipe.pexpire(self._key(kind, session_id), round(self.key_ttl * 1000))
+            await pipe.execute()
+
+    async def _run(self, name: str, *args: str | bytes | int) -> Any:
+        return await self._scripts[name](keys=[], args=[self.prefix, *args])
+
+    async def _closed_error(self, session_id: SessionId) -> SessionClosed:
+        code, reason = await self.client.hmget(self._key("s", session_id), "cc", "cr")
+        return SessionClosed.create(int(code or 1000), _text(reason))
+
+    # -- Sessions -------------------------------------------------------------------------
+
+    @_translating_errors
+    async def create(self, info: SessionInfo, now: float) -> None:
+        body = json.dumps(
+            {
+                "id": info.id,
+                "token_hash": info.token_hash,
+                "created": info.created,
+                "headers": info.headers,
+                "query_string": info.query_string,
+                "user": info.user,
+                "client": info.client,
+                "max_queue": info.max_queue,
+                "max_buffer_bytes": info.max_buffer_bytes,
+            }
+        )
+        created = await self._run(
+            "create",
+            info.id,
+            body,
+            _limit(info.max_queue),
+            _limit(info.max_buffer_bytes),
+            repr(now),
+            round(self.key_ttl * 1000),
+        )
+        if not created:
+            raise ValueError(f"session {info.id!r} exists already")
+
+    @_translating_errors
+    async def info(self, session_id: SessionId) -> SessionInfo | None:
+        body = await self.client.hget(self._key("s", session_id), "info")
+        if body is None:
+            return None
+        fields = json.loads(body)
+        fields["headers"] = tuple(tuple(pair) for pair in fields["headers"])
+        return SessionInfo(**fields)
+
+    @_translating_errors
+    async def snapshot(self, session_id: SessionId) -> SessionSnapshot | None:
+        status, transport, seen, code, reason = await self.client.hmget(
+            self._key("s", session_id), "st", "tr", "seen", "cc", "cr"
+        )
+        if status is None:
+            return None
+        return SessionSnapshot(
+            int(status),
+            _text(transport) or None,  # type: ignore[arg-type]
+            float(seen or 0),
+            int(code) if code is not None else None,
+            _text(reason),
+        )
+
+    @_translating_errors
+    async def attach(
+        self,
+        session_id: SessionId,
+        listener: Listener,
+        transport: TransportName,
+        last: int,
+        now: float,
+    ) -> Attached:
+        listeners = self.notifier.listeners
+        previous = listeners.get(session_id)
+        listeners[session_id] = listener  # before the script: its notifications must find it
+        try:
+            result = await self._run(
+                "attach",
+                session_id,
+                listener.id,
+                self.node,
+                transport,
+                last,
+                repr(now),
+                round(self.key_ttl * 1000),
+            )
+        except BaseException:
+            self._restore(session_id, listener, previous)
+            raise
+        status = result[0]
+        if status != b"ok":
+            self._restore(session_id, listener, previous)
+            if status == b"unknown":
+                raise UnknownSession("unknown or expired session", status=404, code=4000)
+            if status == b"gap":
+                raise ReplayGap(last, int(result[1]))
+            raise ProtocolError(
+                f"resume after {last} but the last message sent is {int(result[1])}"
+            )
+        replaced = _text(result[2]) or None
+        if previous is not None and previous is not listener and previous.id == replaced:
+            previous.disconnect(CloseCode.TRANSPORT_REPLACED, "a newer connection took over")
+        return Attached(ack=int(result[1]), replaced=replaced)
+
+    def _restore(self, session_id: str, listener: Listener, previous: Listener | None) -> None:
+        listeners = self.notifier.listeners
+        if listeners.get(session_id) is listener:
+            if previous is None:
+                del listeners[session_id]
+            else:
+                listeners[session_id] = previous
+
+    @_translating_errors
+    async def detach(self, session_id: SessionId, listener: Listener, now: float) -> None:
+        if self.notifier.listeners.get(session_id) is listener:
+            del self.notifier.listeners[session_id]
+        await self._run("detach", session_id, listener.id, self.node, repr(now))
+
+    @_translating_errors
+    async def touch(self, session_id: SessionId, now: float) -> None:
+        await self._run("touch", session_id, repr(now))
+
+    @_translating_errors
+    async def claim_handler(self, session_id: SessionId) -> HandlerClaim | None:
+        claim = await self._run("claim", session_id, self.node)
+        if not claim:
+            return None
+        self._handlers.add(session_id)
+        return "start" if claim == b"start" else "restart"
+
+    @_translating_errors
+    async def release_handler(self, session_id: SessionId, finished: bool) -> None:
+        self._handlers.discard(session_id)
+        await self._run("release", session_id, self.node, "1" if finished else "0")
+
+    async def orphans(self) -> list[SessionId]:
+        orphans, self._orphans = self._orphans, []
+        return orphans
+
+    @_translating_errors
+    async def close(self, session_id: SessionId, code: int, reason: str) -> bool:
+        return bool(await self._run("close", session_id, int(code), reason))  # not an IntEnum
+
+    @_translating_errors
+    async def expire(self, now: float, ttl: float) -> list[SessionId]:
+        await self._reap_dead_nodes(now)
+        expired = await self._run("expire", repr(now), repr(ttl))
+        return [SessionId(_text(session_id)) for session_id in expired]
+
+    async def _reap_dead_nodes(self, now: float) -> None:
+        nodes = [_text(node) for node in await self.client.smembers(f"{self.prefix}:nodes")]
+        others = [node for node in nodes if node != self.node]
+        if not others:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for node in others:
+                pipe.exists(self._key("node", node))
+            alive = await pipe.execute()
+        for node, exists in zip(others, alive, strict=True):
+            if not exists:
+                orphans = await self._run("reap_node", node, repr(now))
+                self._orphans.extend(SessionId(_text(session_id)) for session_id in orphans)
+
+    # -- Server to client -----------------------------------------------------------------
+
+    @_translating_errors
+    async def push(
+        self, session_id: SessionId, data: str | bytes, size: int, timeout: float | None
+    ) -> int:
+        kind, payload = _encode(data)
+        notifier = self.notifier
+        watch = None
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        try:
+            while True:
+                generation = watch.generation if watch is not None else -1
+                seq = int(await self._run("push", session_id, kind, payload, size))
+                if seq > 0:
+                    return seq
+                if seq == -2:
+                    raise UnknownSession("unknown or expired session", status=404, code=4000)
+                if seq == -1:
+                    raise await self._closed_error(session_id)
+                if watch is None:  # full: arm the watch, then check again
+                    watch = notifier.watch(notifier.room, session_id)
+                    continue
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    raise BufferFull(f"no room for {timeout} s: the client does not acknowledge")
+                if watch.generation == generation:
+                    await watch.signal.wait(remaining)
+        finally:
+            if watch is not None:
+                notifier.unwatch(notifier.room, session_id, watch)
+
+    @_translating_errors
+    async def pending(
+        self, session_id: SessionId, after: int, max_count: int | None, max_bytes: int | None
+    ) -> Pending:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hmget(self._key("s", session_id), "st", "os", "oa", "cc", "cr", "ic")
+            if max_count != 0:
+                pipe.xrange(self._key("o", session_id), f"{after + 1}-0", "+", count=max_count)
+            results = await pipe.execute()
+        status, last_seq, acked, code, reason, consumed = results[0]
+        if status is None:
+            raise UnknownSession("unknown or expired session", status=404, code=4000)
+        if after > int(last_seq):
+            raise ProtocolError(
+                f"resume after {after} but the last message sent is {int(last_seq)}"
+            )
+        if after < int(acked):
+            raise ReplayGap(after, int(acked) + 1)
+        messages: list[tuple[int, str | bytes]] = []
+        budget = max_bytes
+        for entry_id, fields in results[1] if max_count != 0 else ():
+            size = int(fields[b"z"])
+            if budget is not None:
+                if messages and size > budget:
+                    break
+                budget -= size
+            seq = int(entry_id.split(b"-", 1)[0])
+            messages.append((seq, _decode(fields[b"k"], fields[b"d"])))
+        close = None
+        if status == b"3":
+            reached = messages[-1][0] if messages else after
+            if reached == int(last_seq):
+                close = (int(code or 1000), _text(reason))
+        return Pending(messages, close, int(consumed))
+
+    @_translating_errors
+    async def ack(self, session_id: SessionId, seq: int) -> None:
+        result = int(await self._run("ack", session_id, seq))
+        if result == -2:
+            raise UnknownSession("unknown or expired session", status=404, code=4000)
+        if result == -1:
+            raise ProtocolError(f"ack {seq} for a message never sent")
+
+    # -- Client to server -----------------------------------------------------------------
+
+    @_translating_errors
+    async def deliver(self, session_id: SessionId, seq: int, data: str | bytes, size: int) -> int:
+        kind, payload = _encode(data)
+        result = await self._run("deliver", session_id, seq, kind, payload, size)
+        status = result[0]
+        if status == b"ok":
+            return int(result[1])
+        if status == b"unknown":
+            raise UnknownSession("unknown or expired session", status=404, code=4000)
+        if status == b"closed":
+            raise SessionClosed.create(int(result[1] or 1000), _text(result[2]))
+        if status == b"gap":
+            raise ProtocolError(f"message {seq} arrived but {int(result[1]) + 1} was expected")
+        raise InboxFull("the client sent past its window")
+
+    @_translating_errors
+    async def receive(self, session_id: SessionId) -> str | bytes:
+        notifier = self.notifier
+        watch = notifier.watch(notifier.inbox, session_id)
+        try:
+            while True:
+                generation = watch.generation
+                result = await self._run("take", session_id)
+                status = result[0]
+                if status == b"msg":
+                    return _decode(result[1], result[2])
+                if status == b"closed":
+                    raise SessionClosed.create(int(result[1] or 1000), _text(result[2]))
+                if status == b"unknown":
+                    raise UnknownSession("unknown or expired session", status=404, code=4000)
+                if watch.generation == generation:
+                    await watch.signal.wait()
+        finally:
+            notifier.unwatch(notifier.inbox, session_id, watch)
+
+    # -- Rooms ----------------------------------------------------------------------------
+
+    @_translating_errors
+    async def join(self, session_id: SessionId, room: str) -> None:
+        result = await self._run("join", session_id, room)
+        if result[0] == b"unknown":
+            raise UnknownSession("unknown or expired session", status=404, code=4000)
+        if result[0] == b"closed":
+            raise SessionClosed.create(int(result[1] or 1000), _text(result[2]))
+
+    @_translating_errors
+    async def leave(self, session_id: SessionId, room: str) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.srem(self._key("room", room), session_id)
+            pipe.srem(self._key("r", session_id), room)
+            await pipe.execute()
+
+    @_translating_errors
+    async def rooms(self, session_id: SessionId) -> set[str]:
+        return {_text(room) for room in await self.client.smembers(self._key("r", session_id))}
+
+    @_translating_errors
+    async def members(self, room: str) -> set[SessionId]:
+        members = await self.client.smembers(self._key("room", room))
+        return {SessionId(_text(member)) for member in members}
+
+    @_translating_errors
+    async def publish(
+        self, room: str, data: str | bytes, size: int, exclude: SessionId | None = None
+    ) -> int:
+        kind, payload = _encode(data)
+        return int(await self._run("publish", room, kind, payload, size, exclude or ""))
+
+    @_translating_errors
+    async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
+        kind, payload = _encode(data)
+        return bool(await self._run("offer", session_id, kind, payload, size))

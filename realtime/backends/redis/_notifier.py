@@ -1,0 +1,135 @@
+"""Notifications from Redis to this process: one pub/sub channel per process.
+
+Scripts publish ``<kind> <sid> [<connection id>]`` to the channel of the process that holds a
+session's connection (``o`` new messages, ``r`` an ack is owed, ``x`` a newer connection took
+over) or its handler (``i`` a message arrived, ``k`` acknowledgements made room), and ``c``
+(closed) to both. The :class:`Notifier` turns them into wake-ups of local listeners and
+:class:`Watch` objects.
+
+Pub/sub delivers at most once: while the subscription is down, notifications are lost. So
+after every (re)subscription the notifier wakes everything local, and everyone re-checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from realtime._signal import Signal
+from realtime.backends.base import Listener
+from realtime.protocol.frames import CloseCode
+
+__all__ = ["Notifier", "Watch"]
+
+logger = logging.getLogger("realtime.backends.redis")
+
+RETRY_DELAY = 0.5
+
+
+class Watch:
+    """What a local waiter waits on: a counter of notifications and a signal.
+
+    Read ``generation`` before checking Redis, and wait only if it is unchanged after the
+    check: a notification that arrives while the check is in flight is then never lost.
+    """
+
+    __slots__ = ("generation", "signal", "users")
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.signal = Signal()
+        self.users = 0
+
+    def bump(self) -> None:
+        self.generation += 1
+        self.signal.notify()
+
+
+class Notifier:
+    """Subscribes to this process's channel and dispatches what arrives on it."""
+
+    def __init__(self, client: Redis, channel: str) -> None:
+        self._client = client
+        self.channel = channel
+        self.listeners: dict[str, Listener] = {}
+        """Local connections, by session id."""
+        self.inbox: dict[str, Watch] = {}
+        """Local handlers waiting for messages, by session id."""
+        self.room: dict[str, Watch] = {}
+        """Local senders waiting for room in a window, by session id."""
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="realtime-redis-notifier")
+        await self.subscribed.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def watch(self, table: dict[str, Watch], session_id: str) -> Watch:
+        watch = table.get(session_id)
+        if watch is None:
+            watch = table[session_id] = Watch()
+        watch.users += 1
+        return watch
+
+    def unwatch(self, table: dict[str, Watch], session_id: str, watch: Watch) -> None:
+        watch.users -= 1
+        if watch.users <= 0 and table.get(session_id) is watch:
+            del table[session_id]
+
+    async def _run(self) -> None:
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=False)
+            try:
+                await pubsub.subscribe(self.channel)
+                async for message in pubsub.listen():
+                    if message["type"] == "subscribe":
+                        self.subscribed.set()
+                        self._wake_everything()  # what was lost while unsubscribed
+                    elif message["type"] == "message":
+                        self._dispatch(message["data"])
+            except (RedisError, OSError) as exc:
+                self.subscribed.clear()
+                logger.warning("redis notifications lost (%r); resubscribing", exc)
+                await asyncio.sleep(RETRY_DELAY)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _wake_everything(self) -> None:
+        for listener in list(self.listeners.values()):
+            listener.wake()
+        for table in (self.inbox, self.room):
+            for watch in list(table.values()):
+                watch.bump()
+
+    def _dispatch(self, data: bytes) -> None:
+        kind, _, rest = data.decode("utf-8", "replace").partition(" ")
+        session_id, _, connection = rest.partition(" ")
+        if kind in ("o", "r", "c", "x"):
+            listener = self.listeners.get(session_id)
+            if listener is None:
+                pass
+            elif kind != "x":
+                listener.wake()
+            elif listener.id == connection:
+                listener.disconnect(CloseCode.TRANSPORT_REPLACED, "a newer connection took over")
+        if kind in ("i", "c"):
+            self._bump(self.inbox, session_id)
+        if kind in ("k", "c"):
+            self._bump(self.room, session_id)
+
+    @staticmethod
+    def _bump(table: dict[str, Watch], session_id: str) -> None:
+        watch = table.get(session_id)
+        if watch is not None:
+            watch.bump()

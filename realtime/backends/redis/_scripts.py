@@ -1,0 +1,356 @@
+"""The Lua scripts of the Redis backend: one per state change, each atomic.
+
+They mirror :class:`realtime.protocol.session.SessionState` operation for operation; the
+backend contract tests hold both to the same answers. Every script starts with ``PRELUDE``
+and takes the key prefix as ``ARGV[1]``. Keys are built inside the scripts, so the backend
+needs a single Redis (or a primary with replicas), not a Redis Cluster.
+
+Keys, for a prefix ``p``::
+
+    p:s:<sid>        hash    the session: info (JSON), st (status), since, seen, tr, cid, cn
+                             (connection id and node), os/oa/ob (outgoing: last seq, acked,
+                             unacked bytes), ir/ic/ib (incoming: received, consumed, inbox
+                             bytes), mq/mb (limits, -1 for none), cc/cr (close), hs/hn
+                             (handler state and node)
+    p:o:<sid>        stream  unacknowledged outgoing messages; entry id <seq>-0, fields
+                             k (t text, b bytes), d (data), z (size)
+    p:i:<sid>        stream  received messages the handler has not read; same layout
+    p:r:<sid>        set     the session's rooms
+    p:room:<name>    set     a room's sessions
+    p:waiting        zset    sessions without a connection, by when they lost it
+    p:closing        set     closed sessions the reaper has not seen yet
+    p:closed         zset    closed sessions, by when the reaper first saw them
+    p:nodes          set     live processes; p:node:<id> is each one's heartbeat (with a TTL)
+    p:conns:<node>   set     sessions whose connection a process holds
+    p:handlers:<node> set    sessions whose handler a process runs
+    p:ch:<node>      channel notifications for a process: "o|r|c|i|k|x <sid> [<cid>]"
+"""
+
+from __future__ import annotations
+
+__all__ = ["SCRIPTS"]
+
+# Handler states (hs): 0 never started, 1 running, 2 finished, 3 released unfinished.
+PRELUDE = """
+local P = ARGV[1]
+local function key(kind, id) return P .. ':' .. kind .. ':' .. id end
+
+local function notify(node, message)
+  if node and node ~= '' then redis.call('PUBLISH', P .. ':ch:' .. node, message) end
+end
+
+local function has_room(count, bytes, size, max_count, max_bytes)
+  if count <= 0 then return true end
+  if max_count >= 0 and count >= max_count then return false end
+  return max_bytes < 0 or bytes + size <= max_bytes
+end
+
+local function size_of(fields)
+  for i = 1, #fields, 2 do
+    if fields[i] == 'z' then return tonumber(fields[i + 1]) end
+  end
+  return 0
+end
+
+local function close_session(sid, code, reason)
+  local h = key('s', sid)
+  local f = redis.call('HMGET', h, 'st', 'hn', 'cn')
+  if not f[1] or f[1] == '3' then return 0 end
+  redis.call('HSET', h, 'st', '3', 'cc', code, 'cr', reason)
+  redis.call('ZREM', P .. ':waiting', sid)
+  redis.call('SADD', P .. ':closing', sid)
+  local rooms = key('r', sid)
+  for _, room in ipairs(redis.call('SMEMBERS', rooms)) do
+    redis.call('SREM', key('room', room), sid)
+  end
+  redis.call('DEL', rooms)
+  notify(f[2], 'c ' .. sid)
+  if f[3] ~= f[2] then notify(f[3], 'c ' .. sid) end
+  return 1
+end
+
+-- Queue an outgoing message: its number, 0 when the window is full, -1 closed, -2 unknown.
+local function push(sid, kind, data, size)
+  local h = key('s', sid)
+  local f = redis.call('HMGET', h, 'st', 'os', 'oa', 'ob', 'mq', 'mb', 'cn')
+  if not f[1] then return -2 end
+  if f[1] == '3' then return -1 end
+  local seq, acked, bytes = tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
+  if not has_room(seq - acked, bytes, size, tonumber(f[5]), tonumber(f[6])) then return 0 end
+  seq = seq + 1
+  redis.call('HSET', h, 'os', seq, 'ob', bytes + size)
+  redis.call('XADD', key('o', sid), seq .. '-0', 'k', kind, 'd', data, 'z', size)
+  notify(f[7], 'o ' .. sid)
+  return seq
+end
+
+local function ack(sid, seq)
+  local h = key('s', sid)
+  local f = redis.call('HMGET', h, 'oa', 'hn')
+  local acked = tonumber(f[1])
+  if seq <= acked then return 0 end
+  local freed = 0
+  for _, entry in ipairs(redis.call('XRANGE', key('o', sid), '-', seq .. '-0')) do
+    freed = freed + size_of(entry[2])
+  end
+  redis.call('XTRIM', key('o', sid), 'MINID', (seq + 1) .. '-0')
+  redis.call('HSET', h, 'oa', seq)
+  redis.call('HINCRBY', h, 'ob', 0 - freed)  -- not -freed: Lua's -0 is no integer to Redis
+  notify(f[2], 'k ' .. sid)
+  return seq - acked
+end
+
+local function forget(sid)
+  redis.call('DEL', key('s', sid), key('o', sid), key('i', sid), key('r', sid))
+  redis.call('ZREM', P .. ':closed', sid)
+  redis.call('ZREM', P .. ':waiting', sid)
+end
+"""
+
+CREATE = """
+local sid, now, ttl = ARGV[2], ARGV[6], tonumber(ARGV[7])
+local h = key('s', sid)
+if redis.call('EXISTS', h) == 1 then return 0 end
+redis.call('HSET', h, 'info', ARGV[3], 'mq', ARGV[4], 'mb', ARGV[5], 'st', '0',
+  'since', now, 'seen', now, 'os', 0, 'oa', 0, 'ob', 0, 'ir', 0, 'ic', 0, 'ib', 0, 'hs', '0')
+redis.call('PEXPIRE', h, ttl)
+redis.call('ZADD', P .. ':waiting', now, sid)
+return 1
+"""
+
+ATTACH = """
+local sid, cid, node, transport = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local last, now, ttl = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
+local h = key('s', sid)
+local f = redis.call('HMGET', h, 'st', 'os', 'oa', 'ic', 'cid', 'cn')
+if not f[1] then return {'unknown'} end
+local seq, acked = tonumber(f[2]), tonumber(f[3])
+if last < acked then return {'gap', tostring(acked + 1)} end
+if last > seq then return {'protocol', tostring(seq)} end
+ack(sid, last)
+redis.call('HSET', h, 'cid', cid, 'cn', node, 'tr', transport, 'seen', now)
+if f[1] ~= '3' then
+  redis.call('HSET', h, 'st', '1', 'since', now)
+  redis.call('ZREM', P .. ':waiting', sid)
+end
+redis.call('SADD', key('conns', node), sid)
+if f[6] and f[6] ~= node then
+  redis.call('SREM', key('conns', f[6]), sid)
+  if f[5] then notify(f[6], 'x ' .. sid .. ' ' .. f[5]) end
+end
+for _, k in ipairs({h, key('o', sid), key('i', sid), key('r', sid)}) do
+  redis.call('PEXPIRE', k, ttl)
+end
+return {'ok', f[4], f[5] or ''}
+"""
+
+DETACH = """
+local sid, cid, node, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local h = key('s', sid)
+local f = redis.call('HMGET', h, 'cid', 'st')
+if f[1] ~= cid then return 0 end
+redis.call('HDEL', h, 'cid', 'cn')
+redis.call('SREM', key('conns', node), sid)
+if f[2] ~= '3' then
+  redis.call('HSET', h, 'st', '2', 'since', now)
+  redis.call('ZADD', P .. ':waiting', now, sid)
+end
+return 1
+"""
+
+TOUCH = """
+local h = key('s', ARGV[2])
+if redis.call('EXISTS', h) == 1 then redis.call('HSET', h, 'seen', ARGV[3]) end
+return 1
+"""
+
+PUSH = """
+return push(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))
+"""
+
+OFFER = """
+local sid = ARGV[2]
+local seq = push(sid, ARGV[3], ARGV[4], tonumber(ARGV[5]))
+if seq == 0 then close_session(sid, 4005, 'too many unacknowledged messages') end
+return seq > 0 and 1 or 0
+"""
+
+PUBLISH = """
+local room, exclude = key('room', ARGV[2]), ARGV[6]
+local queued = 0
+for _, sid in ipairs(redis.call('SMEMBERS', room)) do
+  if sid ~= exclude then
+    local seq = push(sid, ARGV[3], ARGV[4], tonumber(ARGV[5]))
+    if seq > 0 then
+      queued = queued + 1
+    elseif seq == 0 then
+      close_session(sid, 4005, 'too many unacknowledged messages')
+    elseif seq == -2 then
+      redis.call('SREM', room, sid)
+    end
+  end
+end
+return queued
+"""
+
+ACK = """
+local sid, seq = ARGV[2], tonumber(ARGV[3])
+local last = redis.call('HGET', key('s', sid), 'os')
+if not last then return -2 end
+if seq > tonumber(last) then return -1 end
+return ack(sid, seq)
+"""
+
+DELIVER = """
+local sid, seq, kind, data, size = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
+local h = key('s', sid)
+local f = redis.call('HMGET', h, 'st', 'ir', 'ic', 'ib', 'mq', 'mb', 'hn', 'cc', 'cr')
+if not f[1] then return {'unknown'} end
+if f[1] == '3' then return {'closed', f[8], f[9]} end
+local received, consumed, bytes = tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
+if seq <= received then return {'ok', tostring(consumed)} end
+if seq ~= received + 1 then return {'gap', tostring(received)} end
+if not has_room(received - consumed, bytes, size, tonumber(f[5]), tonumber(f[6])) then
+  return {'full'}
+end
+redis.call('XADD', key('i', sid), seq .. '-0', 'k', kind, 'd', data, 'z', size)
+redis.call('HSET', h, 'ir', seq, 'ib', bytes + size)
+notify(f[7], 'i ' .. sid)
+return {'ok', tostring(consumed)}
+"""
+
+TAKE = """
+local sid = ARGV[2]
+local h = key('s', sid)
+local f = redis.call('HMGET', h, 'st', 'ir', 'ic', 'cc', 'cr', 'cn')
+if not f[1] then return {'unknown'} end
+local received, consumed = tonumber(f[2]), tonumber(f[3])
+if consumed < received then
+  local id = (consumed + 1) .. '-0'
+  local entry = redis.call('XRANGE', key('i', sid), id, id)[1]
+  redis.call('XDEL', key('i', sid), id)
+  local fields = entry[2]
+  local kind, data = '', ''
+  for i = 1, #fields, 2 do
+    if fields[i] == 'k' then kind = fields[i + 1] end
+    if fields[i] == 'd' then data = fields[i + 1] end
+  end
+  redis.call('HSET', h, 'ic', consumed + 1)
+  redis.call('HINCRBY', h, 'ib', 0 - size_of(fields))
+  notify(f[6], 'r ' .. sid)
+  return {'msg', kind, data}
+end
+if f[1] == '3' then return {'closed', f[4], f[5]} end
+return {'empty'}
+"""
+
+CLOSE = """
+return close_session(ARGV[2], ARGV[3], ARGV[4])
+"""
+
+JOIN = """
+local sid, room = ARGV[2], ARGV[3]
+local f = redis.call('HMGET', key('s', sid), 'st', 'cc', 'cr')
+if not f[1] then return {'unknown'} end
+if f[1] == '3' then return {'closed', f[2], f[3]} end
+redis.call('SADD', key('room', room), sid)
+redis.call('SADD', key('r', sid), room)
+return {'ok'}
+"""
+
+CLAIM = """
+local sid, node = ARGV[2], ARGV[3]
+local h = key('s', sid)
+local f = redis.call('HMGET', h, 'st', 'hs')
+if not f[1] or f[1] == '3' then return '' end
+if f[2] ~= '0' and f[2] ~= '3' then return '' end
+redis.call('HSET', h, 'hs', '1', 'hn', node)
+redis.call('SADD', key('handlers', node), sid)
+return f[2] == '0' and 'start' or 'restart'
+"""
+
+RELEASE = """
+local sid, node, finished = ARGV[2], ARGV[3], ARGV[4]
+local h = key('s', sid)
+redis.call('SREM', key('handlers', node), sid)
+if redis.call('HGET', h, 'hn') ~= node then return 0 end
+redis.call('HSET', h, 'hs', finished == '1' and '2' or '3')
+return 1
+"""
+
+EXPIRE = """
+local now, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
+local limit = now - ttl
+local expired = {}
+local waiting = redis.call('ZRANGEBYSCORE', P .. ':waiting', '-inf', limit, 'LIMIT', 0, 1000)
+for _, sid in ipairs(waiting) do
+  local f = redis.call('HMGET', key('s', sid), 'st', 'since')
+  if (f[1] == '0' or f[1] == '2') and tonumber(f[2]) <= limit then
+    close_session(sid, 4000, 'no connection for too long')
+    redis.call('SREM', P .. ':closing', sid)
+    redis.call('ZADD', P .. ':closed', limit, sid)  -- its client is long gone: forget it at once
+    table.insert(expired, sid)
+  else
+    redis.call('ZREM', P .. ':waiting', sid)
+  end
+end
+for _, sid in ipairs(redis.call('SMEMBERS', P .. ':closing')) do
+  redis.call('ZADD', P .. ':closed', 'NX', now, sid)
+end
+redis.call('DEL', P .. ':closing')
+local old = redis.call('ZRANGEBYSCORE', P .. ':closed', '-inf', limit, 'LIMIT', 0, 1000)
+for _, sid in ipairs(old) do
+  local f = redis.call('HMGET', key('s', sid), 'hs', 'cid')
+  if f[1] ~= '1' and not f[2] then forget(sid) end
+end
+return expired
+"""
+
+REAP_NODE = """
+local node, now = ARGV[2], ARGV[3]
+for _, sid in ipairs(redis.call('SMEMBERS', key('conns', node))) do
+  local h = key('s', sid)
+  local f = redis.call('HMGET', h, 'cn', 'st')
+  if f[1] == node then
+    redis.call('HDEL', h, 'cid', 'cn')
+    if f[2] ~= '3' then
+      redis.call('HSET', h, 'st', '2', 'since', now)
+      redis.call('ZADD', P .. ':waiting', now, sid)
+    end
+  end
+end
+local orphans = {}
+for _, sid in ipairs(redis.call('SMEMBERS', key('handlers', node))) do
+  local h = key('s', sid)
+  local f = redis.call('HMGET', h, 'hn', 'hs', 'st')
+  if f[1] == node and f[2] == '1' then
+    redis.call('HSET', h, 'hs', '3')
+    if f[3] ~= '3' then table.insert(orphans, sid) end
+  end
+end
+redis.call('DEL', key('conns', node), key('handlers', node))
+redis.call('SREM', P .. ':nodes', node)
+return orphans
+"""
+
+SCRIPTS: dict[str, str] = {
+    name: PRELUDE + body
+    for name, body in {
+        "create": CREATE,
+        "attach": ATTACH,
+        "detach": DETACH,
+        "touch": TOUCH,
+        "push": PUSH,
+        "offer": OFFER,
+        "publish": PUBLISH,
+        "ack": ACK,
+        "deliver": DELIVER,
+        "take": TAKE,
+        "close": CLOSE,
+        "join": JOIN,
+        "claim": CLAIM,
+        "release": RELEASE,
+        "expire": EXPIRE,
+        "reap_node": REAP_NODE,
+    }.items()
+}
