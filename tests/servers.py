@@ -78,7 +78,7 @@ worker_processes 1;
 daemon off;
 pid nginx.pid;
 error_log logs/error.log warn;
-events { worker_connections 1024; }
+events { worker_connections %d; }
 http {
   access_log off;
   client_body_temp_path tmp_body; proxy_temp_path tmp_proxy; fastcgi_temp_path tmp_fastcgi;
@@ -90,12 +90,15 @@ http {
 
 
 @contextlib.contextmanager
-def nginx(servers: str, directory: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run nginx with the given ``server { ... }`` blocks (they choose their own ports)."""
+def nginx(
+    servers: str, directory: Path, worker_connections: int = 1024
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run nginx with the given ``server { ... }`` (and ``upstream``) blocks, which choose
+    their own ports."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     (directory / "logs").mkdir(parents=True, exist_ok=True)
     conf = directory / "nginx.conf"
-    conf.write_text(NGINX_PRELUDE % servers)
+    conf.write_text(NGINX_PRELUDE % (worker_connections, servers))
     args = [binary, "-c", str(conf), "-p", f"{directory}/", "-e", str(directory / "logs/error.log")]
     subprocess.run([*args, "-t"], check=True, capture_output=True)
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
