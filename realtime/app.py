@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 from starlette.routing import Route, Router, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from realtime._static import StaticAsset
 from realtime.backends.base import Backend, Listener
@@ -31,7 +31,7 @@ from realtime.exceptions import SessionClosed
 from realtime.hub import Hub
 from realtime.negotiation import NegotiateEndpoint
 from realtime.protocol.frames import CloseCode
-from realtime.security import OriginPolicy
+from realtime.security import CORS, OriginPolicy
 from realtime.session import Session, check_message
 from realtime.transports.longpoll import LongPollTransport
 from realtime.transports.sse import SSETransport
@@ -75,11 +75,25 @@ class RealtimeApp:
         max_queue: Most unacknowledged messages per session and direction.
         max_buffer_bytes: Most bytes of unacknowledged messages per session and direction.
         max_batch: Most frames in one long-poll answer or upstream POST.
+        max_rate: Messages per second a client may send, on average; past it the session
+            ends with RATE_LIMITED (4006). None: no limit.
+        max_burst: Messages a client may send at once above ``max_rate``; default
+            ``max_queue``, so that a client flushing what it queued offline is not refused.
+        max_sessions: Most sessions in all (with a shared backend: in all processes);
+            negotiation past it answers 503 (close code 1013: try again later).
+        max_sessions_per_client: Most sessions negotiated from one client address; past it,
+            429. Run the server with ``--proxy-headers`` behind a proxy, so the address is
+            the client's.
+        read_timeout: Seconds a client has to send a request body (negotiation, POST);
+            408 after it, against slow clients holding requests open.
         allowed_origins: Origins allowed besides the app's own (``"*"`` allows any), or a
             callable ``(origin) -> bool``. Requests without an Origin header are allowed.
         authenticate: ``async def authenticate(conn: HTTPConnection) -> user``, called at
             negotiation; returning None refuses with 401, raising
             ``starlette.exceptions.HTTPException`` refuses with its status.
+        cors: Answer CORS preflights and add CORS headers for the cross-origin origins of
+            ``allowed_origins`` (for a page served from another origin than the app). Off:
+            same-origin pages and non-browser clients need no CORS.
     """
 
     def __init__(
@@ -101,9 +115,15 @@ class RealtimeApp:
         max_queue: int | None = 1024,
         max_buffer_bytes: int | None = 8 * 2**20,
         max_batch: int = 256,
+        max_rate: float | None = 200.0,
+        max_burst: int | None = None,
+        max_sessions: int | None = 100_000,
+        max_sessions_per_client: int | None = 1_000,
+        read_timeout: float | None = 10.0,
         # Security
         allowed_origins: Sequence[str] | Callable[[str], bool] | None = None,
         authenticate: Authenticate | None = None,
+        cors: bool = False,
     ) -> None:
         if not callable(handler):
             raise TypeError("handler must be an async callable taking a Session")
@@ -115,10 +135,15 @@ class RealtimeApp:
         _positive("poll_timeout", poll_timeout)
         _positive("send_timeout", send_timeout, optional=True)
         _positive("session_ttl", session_ttl)
+        _positive("max_rate", max_rate, optional=True)
+        _positive("read_timeout", read_timeout, optional=True)
         for name, size in (
             ("max_message_size", max_message_size),
             ("max_queue", max_queue),
             ("max_buffer_bytes", max_buffer_bytes),
+            ("max_burst", max_burst),
+            ("max_sessions", max_sessions),
+            ("max_sessions_per_client", max_sessions_per_client),
         ):
             if size is not None and (not isinstance(size, int) or size < 1):
                 raise ValueError(f"{name} must be a positive int or None, not {size!r}")
@@ -137,9 +162,16 @@ class RealtimeApp:
         self.max_queue = max_queue
         self.max_buffer_bytes = max_buffer_bytes
         self.max_batch = max_batch
+        self.max_rate = max_rate
+        self.max_burst = max_burst if max_burst is not None else (max_queue or 1024)
+        self.max_sessions = max_sessions
+        self.max_sessions_per_client = max_sessions_per_client
+        self.read_timeout = read_timeout
         self.origins = OriginPolicy(allowed_origins)
         self.authenticate = authenticate
+        self.cors = cors
         self.hub = Hub(self)
+        """Publish to rooms and sessions from anywhere: ``await app.hub.publish(room, data)``."""
         self.clock: Callable[[], float] = time.time
         """Wall-clock time for session timestamps (shared by every process of a backend)."""
 
@@ -151,6 +183,7 @@ class RealtimeApp:
         self._start_lock: asyncio.Lock | None = None
         self._reaper: asyncio.Task[None] | None = None
         self.router = self._build_router()
+        self._app = self._build_app()
 
     def _build_router(self) -> Router:
         upstream = UpstreamEndpoint(self)
@@ -172,10 +205,15 @@ class RealtimeApp:
             routes.append(Route("/longpoll", upstream, methods=["POST"]))
         return Router(routes=routes, lifespan=self._router_lifespan)
 
+    def _build_app(self) -> ASGIApp:
+        if not self.cors:
+            return self.router
+        return CORS(self.router, self.origins)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan" and not self._started:
             await self.start()
-        await self.router(scope, receive, send)
+        await self._app(scope, receive, send)
 
     # -- Lifecycle ------------------------------------------------------------------------
 
@@ -187,6 +225,7 @@ class RealtimeApp:
             if self._started:
                 return
             await self.backend.start()
+            self.backend.watch_transports(self._transport_changed)
             self._reaper = asyncio.create_task(self._reap(), name="realtime-reaper")
             self._started = True
 
@@ -254,7 +293,7 @@ class RealtimeApp:
                 for session_id in await self.backend.orphans():
                     snapshot = await self.backend.snapshot(session_id)
                     if snapshot is not None:
-                        await self.ensure_handler(session_id, snapshot.transport)
+                        await self._ensure_handler(session_id, snapshot.transport)
             except Exception:
                 logger.exception("expiring sessions failed")
 
@@ -263,22 +302,21 @@ class RealtimeApp:
     def _check_outgoing(self, data: Message) -> int:
         return check_message(data, self.max_message_size)
 
-    def track(self, listener: Listener) -> None:
+    def _track(self, listener: Listener) -> None:
         self._connections.add(listener)
 
-    def untrack(self, listener: Listener) -> None:
+    def _untrack(self, listener: Listener) -> None:
         self._connections.discard(listener)
 
-    def attached(self, session_id: SessionId, transport: TransportName | None) -> None:
-        """A connection of ``session_id`` was attached (or detached) in this process."""
+    def _transport_changed(self, session_id: SessionId, transport: TransportName) -> None:
+        """A connection of ``session_id`` attached, in any process sharing the backend."""
         session = self._sessions.get(session_id)
         if session is not None:
             session._transport = transport
 
-    async def ensure_handler(self, session_id: SessionId, transport: TransportName | None) -> None:
+    async def _ensure_handler(self, session_id: SessionId, transport: TransportName | None) -> None:
         """Start the session's handler here unless it already runs (here or elsewhere)."""
         if session_id in self._sessions:
-            self._sessions[session_id]._transport = transport
             return
         claim = await self.backend.claim_handler(session_id)
         if claim is None:

@@ -22,7 +22,13 @@ from realtime.exceptions import BackendError
 from realtime.protocol.frames import PROTOCOL_VERSION, CloseCode
 from realtime.protocol.negotiate import Negotiated
 from realtime.security import hash_token, new_session_id, new_token
-from realtime.transports.base import BACKEND_UNAVAILABLE, DRAINING, ORIGIN_REFUSED, Refusal
+from realtime.transports.base import (
+    BACKEND_UNAVAILABLE,
+    DRAINING,
+    ORIGIN_REFUSED,
+    Refusal,
+    read_body,
+)
 from realtime.types import SessionId
 
 if TYPE_CHECKING:
@@ -52,7 +58,7 @@ class NegotiateEndpoint:
             return ORIGIN_REFUSED.response()
         if app.draining:
             return DRAINING.response()
-        wanted = await _read_request(request)
+        wanted = await _read_request(request, app.read_timeout)
         if isinstance(wanted, Refusal):
             return wanted.response()
         transports = tuple(t for t in app.transports if wanted is None or t in wanted)
@@ -61,8 +67,12 @@ class NegotiateEndpoint:
         user = await _authenticate(app, request)
         if isinstance(user, Refusal):
             return user.response()
-        token = new_token()
         client = request.client
+        address = client.host if client else None
+        refusal = await _over_limits(app, address)
+        if refusal is not None:
+            return refusal.response()
+        token = new_token()
         info = SessionInfo(
             id=SessionId(new_session_id()),
             token_hash=hash_token(token),
@@ -72,9 +82,11 @@ class NegotiateEndpoint:
             ),
             query_string=request.url.query,
             user=user,
-            client=client.host if client else None,
+            client=address,
             max_queue=app.max_queue,
             max_buffer_bytes=app.max_buffer_bytes,
+            max_rate=app.max_rate,
+            max_burst=app.max_burst,
         )
         await app.backend.create(info, app.clock())
         logger.debug("negotiated session %s", info.id)
@@ -94,13 +106,24 @@ class NegotiateEndpoint:
         return JSONResponse(answer.to_json(), headers={"cache-control": "no-store"})
 
 
-async def _read_request(request: Request) -> frozenset[str] | None | Refusal:
+async def _over_limits(app: RealtimeApp, address: str | None) -> Refusal | None:
+    if app.max_sessions is not None and await app.backend.count() >= app.max_sessions:
+        return SERVER_FULL
+    limit = app.max_sessions_per_client
+    if limit is not None and address is not None and await app.backend.count(address) >= limit:
+        return CLIENT_FULL
+    return None
+
+
+SERVER_FULL = Refusal(503, CloseCode.TRY_AGAIN_LATER, "too many sessions: try again later")
+CLIENT_FULL = Refusal(429, CloseCode.TRY_AGAIN_LATER, "too many sessions from this address")
+
+
+async def _read_request(request: Request, timeout: float | None) -> frozenset[str] | None | Refusal:
     """The transports the client asks for (None: any), or a refusal of a bad body."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_NEGOTIATE_BODY:
-            return Refusal(413, CloseCode.MESSAGE_TOO_BIG, "negotiation body too large")
+    body = await read_body(request, MAX_NEGOTIATE_BODY, timeout)
+    if isinstance(body, Refusal):
+        return body
     if not body.strip():
         return None
     try:

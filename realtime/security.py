@@ -16,9 +16,11 @@ import hmac
 import secrets
 from collections.abc import Callable, Sequence
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp
 
-__all__ = ["OriginPolicy", "hash_token", "new_session_id", "new_token", "token_matches"]
+__all__ = ["CORS", "OriginPolicy", "hash_token", "new_session_id", "new_token", "token_matches"]
 
 
 def new_session_id() -> str:
@@ -74,12 +76,34 @@ class OriginPolicy:
             self._any = "*" in self._allowed
 
     def allows(self, conn: HTTPConnection) -> bool:
+        """Whether a request may go on: no Origin, its own origin, or an allowed one."""
         origin = conn.headers.get("origin")
         if origin is None:
             return True
+        return self.allows_origin(origin) or _same_host(origin.rstrip("/").lower(), conn)
+
+    def allows_origin(self, origin: str) -> bool:
+        """Whether ``origin`` is allowed besides the app's own (configured, not same-origin)."""
         origin = origin.rstrip("/").lower()
         if self._any or origin in self._allowed:
             return True
-        if self._predicate is not None and self._predicate(origin):
-            return True
-        return _same_host(origin, conn)
+        return self._predicate is not None and bool(self._predicate(origin))
+
+
+class CORS(CORSMiddleware):
+    """Starlette's CORS middleware, allowing exactly the origins the :class:`OriginPolicy`
+    allows (so a callable policy works too), with credentials (cookies) and the token header."""
+
+    def __init__(self, app: ASGIApp, policy: OriginPolicy) -> None:
+        super().__init__(
+            app,
+            allow_origins=(),  # is_allowed_origin asks the policy instead
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "x-realtime-token", "authorization", "last-event-id"],
+            allow_credentials=True,
+            max_age=600,
+        )
+        self.policy = policy
+
+    def is_allowed_origin(self, origin: str) -> bool:
+        return self.policy.allows_origin(origin)

@@ -67,7 +67,23 @@ class Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
+def ws_max_size(apps: Iterable[RealtimeApp]) -> int | None:
+    """The WebSocket message size uvicorn should accept: a binary frame of the largest
+    ``max_message_size`` and its header. Larger ones are refused (1009) before they are
+    buffered whole; uvicorn's own default is 16 MiB."""
+    sizes = [app.max_message_size for app in apps]
+    if not sizes or None in sizes:
+        return None
+    return max(size for size in sizes if size is not None) + 64
+
+
 def serve(app: Any, **options: Any) -> None:
-    """Run ``app`` like ``uvicorn.run(app, **options)``, draining realtime apps on shutdown."""
-    config = uvicorn.Config(app, **options)
-    Server(config, list(find_realtime_apps(app))).run()
+    """Run ``app`` like ``uvicorn.run(app, **options)``, draining realtime apps on shutdown.
+
+    Unless given, ``ws_max_size`` is set from the realtime apps' ``max_message_size``.
+    """
+    # An import string is loaded by the server, which looks for the realtime apps then.
+    apps = None if isinstance(app, str) else list(find_realtime_apps(app))
+    if apps and "ws_max_size" not in options and (limit := ws_max_size(apps)) is not None:
+        options["ws_max_size"] = limit
+    Server(uvicorn.Config(app, **options), apps).run()

@@ -7,7 +7,7 @@ connections (bounded in time), and stops it by the pid it started, never by name
 from __future__ import annotations
 
 import contextlib
-import os
+import ctypes
 import shutil
 import signal
 import socket
@@ -23,10 +23,24 @@ from starlette.types import ASGIApp
 
 from realtime.uvicorn import Server
 
-__all__ = ["free_port", "nginx", "redis_server", "uvicorn_server", "wait_for_port"]
+__all__ = [
+    "die_with_parent",
+    "free_port",
+    "nginx",
+    "redis_server",
+    "uvicorn_server",
+    "wait_for_port",
+]
 
 STARTUP_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
+
+
+def die_with_parent() -> None:
+    """For ``Popen(preexec_fn=...)``: the child gets SIGTERM when the test process dies, so an
+    interrupted test run leaves no server behind (Linux ``PR_SET_PDEATHSIG``)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -101,7 +115,9 @@ def nginx(
     conf.write_text(NGINX_PRELUDE % (worker_connections, servers))
     args = [binary, "-c", str(conf), "-p", f"{directory}/", "-e", str(directory / "logs/error.log")]
     subprocess.run([*args, "-t"], check=True, capture_output=True)
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent
+    )
     try:
         yield process
     finally:
@@ -141,7 +157,7 @@ def redis_server(
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ},
+        preexec_fn=die_with_parent,
     )
     try:
         wait_for_port(port)

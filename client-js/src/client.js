@@ -202,8 +202,10 @@ export class Client extends Emitter {
         this.#n = /** @type {Negotiated} */ (await request(o, `${this.url}/negotiate${this.#query}`, init, o.openTimeout));
       } catch (/** @type {any} */ e) {
         if (this.readyState == CLOSED) return;
-        // A refusal (4xx) is final; a server or network failure is retried.
-        return e.status >= 400 && e.status < 500 ? this.#finish(e.code, e.reason, false) : this.#retry(e.code, e.reason);
+        // A refusal (4xx) is final unless its code says to come back (1013: too many
+        // sessions, try again later); a server or network failure is retried.
+        const final = e.status >= 400 && e.status < 500 && policyOf(e.code) != "resume";
+        return final ? this.#finish(e.code, e.reason, false) : this.#retry(e.code, e.reason);
       }
       if (this.readyState == CLOSED) return;
       this.#wait = Math.max(o.openTimeout, 4 * (o.now() - start));

@@ -184,6 +184,18 @@ test("negotiation: a network failure is retried, a refusal is final", async () =
   assert.equal(client.readyState, 3);
 });
 
+test("negotiation: a refusal whose code says try again later is retried", async () => {
+  const env = fakeEnv({ autoNegotiate: false });
+  const client = connect(URL_, { ...env, reconnectDelay: 100 });
+  const log = record(client);
+  env.request("/negotiate").answer(429, { error: "too many sessions from this address", code: 1013 });
+  await flush();
+  assert.deepEqual(types(log), ["reconnecting"]);
+  await env.advance(100);
+  assert.equal(env.negotiations, 2, "asked again after the backoff");
+  assert.equal(client.readyState, 0);
+});
+
 test("remembers the transport that worked for the tab, and starts with it", async () => {
   const env = fakeEnv();
   const first = connect(URL_, { ...env, WebSocket: undefined });

@@ -14,6 +14,7 @@ Wire format between page and handler: JSON objects.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.responses import FileResponse
 from starlette.routing import Mount, Route
 
-from realtime import RealtimeApp, Session
+from realtime import Backend, RealtimeApp, Session
 
 STATIC = Path(__file__).parent / "static"
 MAX_TEXT = 2000
@@ -73,7 +74,17 @@ async def chat(session: Session) -> None:
             await notice(f"{nick} left")
 
 
-realtime = RealtimeApp(chat)
+def backend() -> Backend | None:
+    """In memory by default; on Redis when REALTIME_REDIS_URL is set (examples/multi_node)."""
+    url = os.environ.get("REALTIME_REDIS_URL")
+    if not url:
+        return None
+    from realtime.backends.redis import RedisBackend  # needs the "redis" extra
+
+    return RedisBackend(url)
+
+
+realtime = RealtimeApp(chat, backend=backend())
 
 
 async def index(request: object) -> FileResponse:

@@ -16,6 +16,7 @@ took over, the server is shutting down).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -47,6 +48,10 @@ class SessionInfo:
     """Bound on unacknowledged outgoing messages, and on messages waiting for the handler."""
     max_buffer_bytes: int | None = None
     """Bound on the bytes of either queue; one message always fits."""
+    max_rate: float | None = None
+    """Messages per second the client may send, on average (None: no limit)."""
+    max_burst: int = 1
+    """Messages the client may send at once above ``max_rate``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,10 @@ class Backend(Protocol):
     async def create(self, info: SessionInfo, now: float) -> None:
         """Store a new session, in the PENDING state."""
 
+    async def count(self, client: str | None = None) -> int:
+        """How many sessions exist (closed ones not forgotten yet included), in all or
+        negotiated from the address ``client``."""
+
     async def info(self, session_id: SessionId) -> SessionInfo | None:
         """The session's fixed part, or None if it is unknown or expired."""
 
@@ -140,6 +149,10 @@ class Backend(Protocol):
     async def release_handler(self, session_id: SessionId, finished: bool) -> None:
         """The session's handler stopped here: it ``finished`` (returned or raised; a closed
         session may then be forgotten), or was cancelled and may be restarted elsewhere."""
+
+    def watch_transports(self, callback: Callable[[SessionId, TransportName], None]) -> None:
+        """Call ``callback`` in this process whenever a connection of a session whose handler
+        runs here attaches, in this process or another (``session.transport`` follows it)."""
 
     async def orphans(self) -> list[SessionId]:
         """Sessions whose handler was lost with its process, to be restarted by the caller
@@ -183,12 +196,15 @@ class Backend(Protocol):
 
     # -- Client to server -----------------------------------------------------------------
 
-    async def deliver(self, session_id: SessionId, seq: int, data: str | bytes, size: int) -> int:
+    async def deliver(
+        self, session_id: SessionId, seq: int, data: str | bytes, size: int, now: float
+    ) -> int:
         """Take message ``seq`` from the client into the handler's inbox (a duplicate is
         ignored); return the last message the handler read (the ack owed). Never waits.
 
         Raises:
             InboxFull: the client sent past its window; the message was not taken.
+            RateLimited: the client sent faster than the session's rate limit.
             ProtocolError: ``seq`` skips messages.
             SessionClosed: the session ended.
         """

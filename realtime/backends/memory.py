@@ -8,6 +8,7 @@ several processes.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 from realtime._signal import Signal
@@ -37,7 +38,11 @@ class _Entry:
     def __init__(self, info: SessionInfo, now: float) -> None:
         self.info = info
         self.state = SessionState(
-            now=now, max_queue=info.max_queue, max_buffer_bytes=info.max_buffer_bytes
+            now=now,
+            max_queue=info.max_queue,
+            max_buffer_bytes=info.max_buffer_bytes,
+            max_rate=info.max_rate,
+            max_burst=info.max_burst,
         )
         self.listener: Listener | None = None
         self.inbox_signal = Signal()  # the handler waits here for messages
@@ -75,6 +80,8 @@ class MemoryBackend:
     def __init__(self) -> None:
         self._sessions: dict[SessionId, _Entry] = {}
         self._rooms: dict[str, set[SessionId]] = {}
+        self._clients: Counter[str | None] = Counter()  # sessions by negotiating address
+        self._on_transport: Callable[[SessionId, TransportName], None] | None = None
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -97,6 +104,16 @@ class MemoryBackend:
         if info.id in self._sessions:
             raise ValueError(f"session {info.id!r} exists already")
         self._sessions[info.id] = _Entry(info, now)
+        self._clients[info.client] += 1
+
+    def _forget(self, session_id: SessionId) -> None:
+        entry = self._sessions.pop(session_id)
+        self._clients[entry.info.client] -= 1
+        if not self._clients[entry.info.client]:
+            del self._clients[entry.info.client]
+
+    async def count(self, client: str | None = None) -> int:
+        return len(self._sessions) if client is None else self._clients[client]
 
     async def info(self, session_id: SessionId) -> SessionInfo | None:
         entry = self._sessions.get(session_id)
@@ -129,6 +146,8 @@ class MemoryBackend:
         if previous is not None and previous is not listener:
             previous.disconnect(CloseCode.TRANSPORT_REPLACED, "a newer connection took over")
         entry.room_signal.notify()  # ``last`` acknowledged messages
+        if self._on_transport is not None:
+            self._on_transport(session_id, transport)
         return attached
 
     async def detach(self, session_id: SessionId, listener: Listener, now: float) -> None:
@@ -154,6 +173,9 @@ class MemoryBackend:
         entry = self._sessions.get(session_id)
         if entry is not None:
             entry.handler = _FINISHED if finished else _RESTARTABLE
+
+    def watch_transports(self, callback: Callable[[SessionId, TransportName], None]) -> None:
+        self._on_transport = callback
 
     async def orphans(self) -> list[SessionId]:
         return []
@@ -190,7 +212,7 @@ class MemoryBackend:
                 and state.connection is None
                 and now - entry.closed_at >= ttl
             ):
-                del self._sessions[session_id]
+                self._forget(session_id)
         return expired
 
     # -- Server to client -----------------------------------------------------------------
@@ -230,12 +252,14 @@ class MemoryBackend:
 
     # -- Client to server -----------------------------------------------------------------
 
-    async def deliver(self, session_id: SessionId, seq: int, data: str | bytes, size: int) -> int:
+    async def deliver(
+        self, session_id: SessionId, seq: int, data: str | bytes, size: int, now: float
+    ) -> int:
         entry = self._get(session_id)
         state = entry.state
         if state.closed:
             raise entry.closed_error()
-        if state.deliver(seq, data, size):
+        if state.deliver(seq, data, size, now):
             entry.inbox_signal.notify()
         return state.consumed
 

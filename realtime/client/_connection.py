@@ -50,10 +50,27 @@ def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
 
 
 class Connection:
-    """A client session. Get one with :func:`connect`.
+    """A client session. Get one with :func:`connect`, which takes the same arguments.
 
     Messages sent while the connection is down are kept and delivered after it resumes;
     messages from the server arrive once each, in order, whatever happens in between.
+
+    Args:
+        url: The mount URL, e.g. ``"http://localhost:8000/realtime"``; its query string goes
+            with the negotiation request (the handler sees it as ``session.query_params``).
+        transport: Force one transport; by default the best that works is used, falling back
+            from websocket to sse to longpoll.
+        transports: The transports allowed, in order of preference.
+        headers: Headers for every HTTP request (for the app's authentication hook).
+        open_timeout: Seconds a transport has to deliver its hello before the next is tried.
+        close_timeout: Seconds ``close()`` waits for the server to confirm.
+        reconnect: Resume the session after a lost connection (with jittered backoff).
+        backoff_initial: The first reconnection delay's upper bound, in seconds; it doubles
+            at each failed attempt (the delay is drawn uniformly below it: full jitter).
+        backoff_max: The largest upper bound of a reconnection delay, in seconds.
+        on_reset: Called with ``(code, reason)`` when the session was lost beyond resume
+            (expired, replay gap, overflow) and a new one was started. Without it the
+            connection ends instead and ``receive`` raises ``SessionClosed``.
     """
 
     def __init__(
@@ -109,6 +126,7 @@ class Connection:
 
     @property
     def session_id(self) -> str:
+        """The id of the current session (it changes when ``on_reset`` starts a new one)."""
         return self._session.negotiated.session_id
 
     @property
@@ -264,7 +282,8 @@ class Connection:
                 self._state = await self._negotiate()
                 break
             except NegotiationError as exc:
-                if exc.status is not None and 400 <= exc.status < 500:
+                refused = exc.status is not None and 400 <= exc.status < 500
+                if refused and policy_of(exc.code or 0) != "resume":  # 1013: try again later
                     self._finish(ended.code, ended.reason)
                     return False
                 await asyncio.sleep(backoff_delay(attempt, self.backoff_initial, self.backoff_max))
@@ -385,18 +404,7 @@ class Connection:
 class connect:  # used like a function, as websockets.connect
     """Open a session: ``async with connect(url) as conn:`` or ``conn = await connect(url)``.
 
-    Args:
-        url: The mount URL, e.g. ``"http://localhost:8000/realtime"``; its query string goes
-            with the negotiation request (the handler sees it as ``session.query_params``).
-        transport: Force one transport; by default the best that works is used, falling back
-            from websocket to sse to longpoll.
-        transports: The transports allowed, in order of preference.
-        headers: Headers for every HTTP request (for the app's authentication hook).
-        open_timeout: Seconds a transport has to deliver its hello before the next is tried.
-        reconnect: Resume the session after a lost connection (with jittered backoff).
-        on_reset: Called with ``(code, reason)`` when the session was lost beyond resume
-            (expired, replay gap, overflow) and a new one was started. Without it the
-            connection ends instead and ``receive`` raises ``SessionClosed``.
+    Takes the arguments of :class:`Connection`, and gives one once it is open.
 
     Raises:
         NegotiationError: the server refused the session, or no transport could connect.

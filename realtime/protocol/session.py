@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from realtime.protocol.buffer import Receiver, ReplayBuffer, ReplayGap
+from realtime.protocol.limits import RateLimited, TokenBucket
 from realtime.types import TransportName
 
 __all__ = ["Attached", "InboxFull", "SessionState", "SessionStatus"]
@@ -53,6 +54,7 @@ class SessionState:
     """Everything one session is, apart from the application's handler."""
 
     __slots__ = (
+        "bucket",
         "close_code",
         "close_reason",
         "connection",
@@ -70,7 +72,13 @@ class SessionState:
     )
 
     def __init__(
-        self, *, now: float, max_queue: int | None, max_buffer_bytes: int | None = None
+        self,
+        *,
+        now: float,
+        max_queue: int | None,
+        max_buffer_bytes: int | None = None,
+        max_rate: float | None = None,
+        max_burst: int = 1,
     ) -> None:
         self.status = SessionStatus.PENDING
         self.since = now
@@ -86,6 +94,7 @@ class SessionState:
         self.max_queue = max_queue
         self.max_buffer_bytes = max_buffer_bytes
         self.rooms: set[str] = set()
+        self.bucket = None if max_rate is None else TokenBucket(max_rate, max_burst, now)
         self.close_code: int | None = None
         self.close_reason = ""
 
@@ -175,16 +184,21 @@ class SessionState:
         """
         return self.inbound.received - len(self.inbox)
 
-    def deliver(self, seq: int, data: str | bytes, size: int) -> bool:
+    def deliver(self, seq: int, data: str | bytes, size: int, now: float) -> bool:
         """Take message ``seq`` from the client; return False for a duplicate.
 
         Raises:
             InboxFull: the client sent past its window (more unacknowledged messages or bytes
                 than the limits allow); the message is not taken.
+            RateLimited: the client sends faster than ``max_rate``.
             ProtocolError: ``seq`` skips messages.
         """
         if seq <= self.inbound.received:
-            return False
+            return False  # a resend after a reconnection costs no token
+        if seq != self.inbound.received + 1:
+            self.inbound.accept(seq)  # raises ProtocolError: a gap
+        if self.bucket is not None and not self.bucket.take(now):
+            raise RateLimited(f"more than {self.bucket.rate:g} messages per second")
         if not self.inbox_has_room(size):
             raise InboxFull(f"{len(self.inbox)} messages wait for the handler")
         self.inbound.accept(seq)

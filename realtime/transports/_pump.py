@@ -64,8 +64,10 @@ async def pump(
             return
         try:
             pending = await backend.pending(session_id, cursor, app.max_batch, WRITE_BATCH_BYTES)
-        except ReplayGap:
-            await backend.close(session_id, CloseCode.REPLAY_GAP, "acknowledged beyond delivery")
+        except ReplayGap as gap:
+            # The client acknowledged messages this connection has not written: an older
+            # connection still delivering got them to it. Nothing to send again: skip ahead.
+            cursor = gap.first_available - 1
             continue
         now = loop.time()
         proto.delivered(pending.ack, now)

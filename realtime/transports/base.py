@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from starlette.requests import HTTPConnection
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive
 
@@ -143,6 +143,32 @@ async def detach_quietly(app: RealtimeApp, session_id: SessionId, conn: Connecti
         await app.backend.detach(session_id, conn, app.clock())
     except BackendError:
         pass
+
+
+async def read_body(request: Request, limit: int, timeout: float | None) -> bytes | Refusal:
+    """Read a request body of at most ``limit`` bytes within ``timeout`` seconds.
+
+    The declared length is checked first and the stream as it comes, so a body over the limit
+    is refused (413) before it is read in full; a client too slow to send it gets 408.
+    """
+    too_large = Refusal(413, CloseCode.MESSAGE_TOO_BIG, f"body larger than {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return too_large
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    return too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        return Refusal(408, CloseCode.POLICY_VIOLATION, f"body not received in {timeout} s")
+    except ClientDisconnect:
+        return Refusal(400, CloseCode.PROTOCOL_ERROR, "client disconnected mid-body")
+    return b"".join(chunks)
 
 
 async def watch_disconnect(receive: Receive) -> None:

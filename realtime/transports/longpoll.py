@@ -68,14 +68,14 @@ class LongPollTransport:
             return
         opening = request.query_params.get("open") == "1"
         conn = Connection()
-        self.app.track(conn)
+        self.app._track(conn)
         response: Response
         try:
             response = batch_response(await self._poll(found.id, conn, last, opening, receive))
         except BackendError:
             response = BACKEND_UNAVAILABLE.response()
         finally:
-            self.app.untrack(conn)
+            self.app._untrack(conn)
             await detach_quietly(self.app, found.id, conn)
         await response(scope, receive, send)
 
@@ -88,7 +88,7 @@ class LongPollTransport:
             attached = await backend.attach(session_id, conn, "longpoll", last, app.clock())
         except (ReplayGap, ProtocolError, UnknownSession) as exc:
             return [encode_frame(await refuse_resume(app, session_id, exc))]
-        await app.ensure_handler(session_id, "longpoll")
+        await app._ensure_handler(session_id, "longpoll")
         frames = [encode_frame(Hello(attached.ack))] if opening else []
         pending = await backend.pending(session_id, last, app.max_batch, POLL_BATCH_BYTES)
         if not opening and not pending.messages and pending.close is None:

@@ -110,7 +110,7 @@ class SSETransport:
         writer = _Writer(send)
         prelude = encode_comment(" " * PRELUDE_PADDING) + encode_retry(RETRY_MS)
         conn = Connection()
-        self.app.track(conn)
+        self.app._track(conn)
         watcher = asyncio.create_task(watch_disconnect(receive))
         try:
             await writer._write(prelude)
@@ -126,7 +126,7 @@ class SSETransport:
                 await writer.end(BACKEND_UNAVAILABLE.frame())
         finally:
             watcher.cancel()
-            self.app.untrack(conn)
+            self.app._untrack(conn)
             await detach_quietly(self.app, found.id, conn)
 
     async def _drained(self, session_id: SessionId, last: int) -> bool:
@@ -148,7 +148,7 @@ class SSETransport:
         except (ReplayGap, ProtocolError, UnknownSession) as exc:
             await writer.end(await refuse_resume(app, session_id, exc))
             return
-        await app.ensure_handler(session_id, "sse")
+        await app._ensure_handler(session_id, "sse")
         loop = asyncio.get_running_loop()
         proto = ConnectionProtocol(
             is_server=True,

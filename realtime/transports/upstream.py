@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -31,8 +31,15 @@ from realtime.protocol.frames import (
     encode_frame,
     message_size,
 )
+from realtime.protocol.limits import RateLimited
 from realtime.protocol.session import InboxFull
-from realtime.transports.base import BACKEND_UNAVAILABLE, WINDOW_EXCEEDED, Refusal, find_session
+from realtime.transports.base import (
+    BACKEND_UNAVAILABLE,
+    WINDOW_EXCEEDED,
+    Refusal,
+    find_session,
+    read_body,
+)
 from realtime.transports.longpoll import batch_response
 from realtime.types import SessionId
 
@@ -71,7 +78,7 @@ class UpstreamEndpoint:
             return Refusal(
                 415, CloseCode.PROTOCOL_ERROR, "POST a JSON batch (application/json)"
             ).response()
-        body = await _read_body(request, max_body_size(self.app))
+        body = await read_body(request, max_body_size(self.app), self.app.read_timeout)
         if isinstance(body, Refusal):
             if body.code == CloseCode.MESSAGE_TOO_BIG:
                 return await self._fail(found.id, body.code, body.reason)
@@ -95,7 +102,9 @@ class UpstreamEndpoint:
             try:
                 if isinstance(frame, Data):
                     size = message_size(frame.data)
-                    watermark = await backend.deliver(session_id, frame.seq, frame.data, size)
+                    watermark = await backend.deliver(
+                        session_id, frame.seq, frame.data, size, app.clock()
+                    )
                 elif isinstance(frame, Ack):
                     await backend.ack(session_id, frame.seq)
                 elif isinstance(frame, Ping):
@@ -110,6 +119,8 @@ class UpstreamEndpoint:
                 return await self._fail(session_id, exc.code, str(exc))
             except InboxFull:
                 return await self._fail(session_id, *WINDOW_EXCEEDED)
+            except RateLimited as exc:
+                return await self._fail(session_id, CloseCode.RATE_LIMITED, str(exc), 429)
             except SessionClosed as exc:
                 replies.append(encode_frame(Close(exc.code, exc.reason)))
                 break
@@ -117,27 +128,12 @@ class UpstreamEndpoint:
             replies.insert(0, f"a{watermark}")
         return batch_response(replies)
 
-    async def _fail(self, session_id: SessionId, code: int, reason: str) -> Response:
-        """Bad input ends the session with ``code``; the answer is 413 for a message too big,
-        400 otherwise, with the code in the body."""
+    async def _fail(
+        self, session_id: SessionId, code: int, reason: str, status: int | None = None
+    ) -> Response:
+        """Bad input ends the session with ``code``; the answer is ``status``, by default 413
+        for a message too big and 400 otherwise, with the code in the body."""
         await self.app.backend.close(session_id, code, reason)
-        status = 413 if code == CloseCode.MESSAGE_TOO_BIG else 400
+        if status is None:
+            status = 413 if code == CloseCode.MESSAGE_TOO_BIG else 400
         return Refusal(status, code, reason).response()
-
-
-async def _read_body(request: Request, limit: int) -> bytes | Refusal:
-    too_large = Refusal(413, CloseCode.MESSAGE_TOO_BIG, f"body larger than {limit} bytes")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return too_large
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                return too_large
-            chunks.append(chunk)
-    except ClientDisconnect:
-        return Refusal(400, CloseCode.PROTOCOL_ERROR, "client disconnected mid-body")
-    return b"".join(chunks)

@@ -24,6 +24,7 @@ from realtime.protocol.connection import ConnectionProtocol, Violation
 from realtime.protocol.frames import (
     Ack,
     Close,
+    CloseCode,
     Data,
     Frame,
     Hello,
@@ -33,6 +34,7 @@ from realtime.protocol.frames import (
     encode_frame,
     message_size,
 )
+from realtime.protocol.limits import RateLimited
 from realtime.protocol.session import InboxFull
 from realtime.transports._pump import pump
 from realtime.transports.base import (
@@ -104,7 +106,7 @@ class WebSocketTransport:
             await writer.end(refusal.frame())
             return
         conn = Connection()
-        self.app.track(conn)
+        self.app._track(conn)
         try:
             await self._serve(found.id, conn, last, receive, writer)
         except OSError:
@@ -113,7 +115,7 @@ class WebSocketTransport:
             with contextlib.suppress(OSError):
                 await writer.end(BACKEND_UNAVAILABLE.frame())
         finally:
-            self.app.untrack(conn)
+            self.app._untrack(conn)
             await detach_quietly(self.app, found.id, conn)
 
     async def _serve(
@@ -125,7 +127,7 @@ class WebSocketTransport:
         except (ReplayGap, ProtocolError, UnknownSession) as exc:
             await writer.end(await refuse_resume(app, session_id, exc))
             return
-        await app.ensure_handler(session_id, "websocket")
+        await app._ensure_handler(session_id, "websocket")
         loop = asyncio.get_running_loop()
         proto = ConnectionProtocol(
             is_server=True,
@@ -173,11 +175,13 @@ class WebSocketTransport:
             frame = proto.receive(raw, now)
             if isinstance(frame, Data):
                 try:
-                    await backend.deliver(
-                        session_id, frame.seq, frame.data, message_size(frame.data)
-                    )
+                    size = message_size(frame.data)
+                    await backend.deliver(session_id, frame.seq, frame.data, size, self.app.clock())
                 except InboxFull:
                     await backend.close(session_id, *WINDOW_EXCEEDED)
+                    return True
+                except RateLimited as exc:
+                    await backend.close(session_id, CloseCode.RATE_LIMITED, str(exc))
                     return True
                 except SessionClosed:
                     return True

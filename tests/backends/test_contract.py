@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from realtime.backends.base import Backend, SessionInfo
 from realtime.exceptions import ProtocolError, SessionClosed, UnknownSession
 from realtime.protocol.buffer import BufferFull, ReplayGap
 from realtime.protocol.frames import CloseCode
+from realtime.protocol.limits import RateLimited
 from realtime.protocol.session import InboxFull, SessionStatus
 from realtime.types import SessionId
 
@@ -45,7 +47,9 @@ async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> Non
             await asyncio.sleep(0.005)
 
 
-async def new_session(backend: Backend, now: float = 0.0, **limits: int | None) -> SessionId:
+async def new_session(
+    backend: Backend, now: float = 0.0, client: str | None = "127.0.0.1", **limits: Any
+) -> SessionId:
     session_id = SessionId(secrets.token_urlsafe(8))
     info = SessionInfo(
         id=session_id,
@@ -54,9 +58,11 @@ async def new_session(backend: Backend, now: float = 0.0, **limits: int | None) 
         headers=(("x-a", "b"),),
         query_string="q=1",
         user={"name": "ada"},
-        client="127.0.0.1",
+        client=client,
         max_queue=limits.get("max_queue", 4),
         max_buffer_bytes=limits.get("max_buffer_bytes"),
+        max_rate=limits.get("max_rate"),
+        max_burst=limits.get("max_burst", 1),
     )
     await backend.create(info, now)
     return session_id
@@ -85,7 +91,7 @@ async def test_unknown_sessions_are_refused(backend: Backend) -> None:
     with pytest.raises(UnknownSession):
         await backend.push(unknown, "x", 1, 0)
     with pytest.raises(UnknownSession):
-        await backend.deliver(unknown, 1, "x", 1)
+        await backend.deliver(unknown, 1, "x", 1, 0.0)
     assert not await backend.close(unknown, 1000, "")
     assert not await backend.offer(unknown, "x", 1)
 
@@ -164,18 +170,18 @@ async def test_deliver_dedupes_refuses_gaps_and_acks_on_consumption(backend: Bac
     session_id = await new_session(backend, max_queue=2)
     probe = Probe()
     await backend.attach(session_id, probe, "websocket", 0, 1.0)
-    assert await backend.deliver(session_id, 1, "one", 3) == 0
-    assert await backend.deliver(session_id, 1, "one again", 9) == 0
+    assert await backend.deliver(session_id, 1, "one", 3, 0.0) == 0
+    assert await backend.deliver(session_id, 1, "one again", 9, 0.0) == 0
     with pytest.raises(ProtocolError):
-        await backend.deliver(session_id, 3, "gap", 3)
-    assert await backend.deliver(session_id, 2, "two", 3) == 0
+        await backend.deliver(session_id, 3, "gap", 3, 0.0)
+    assert await backend.deliver(session_id, 2, "two", 3, 0.0) == 0
     with pytest.raises(InboxFull):
-        await backend.deliver(session_id, 3, "past the window", 1)
+        await backend.deliver(session_id, 3, "past the window", 1, 0.0)
     wakes = probe.wakes
     assert await backend.receive(session_id) == "one"
     await eventually(lambda: probe.wakes > wakes)  # an ack is owed
     assert (await backend.pending(session_id, 0, None, None)).ack == 1
-    assert await backend.deliver(session_id, 3, "three", 5) == 1
+    assert await backend.deliver(session_id, 3, "three", 5, 0.0) == 1
     assert await backend.receive(session_id) == "two"
     assert await backend.receive(session_id) == "three"
     reattached = await backend.attach(session_id, Probe(), "sse", 0, 2.0)
@@ -188,7 +194,7 @@ async def test_receive_waits_for_a_message(backend: Backend) -> None:
     waiting = asyncio.create_task(backend.receive(session_id))
     await asyncio.sleep(0.01)
     assert not waiting.done()
-    await backend.deliver(session_id, 1, b"bytes", 5)
+    await backend.deliver(session_id, 1, b"bytes", 5, 0.0)
     assert await asyncio.wait_for(waiting, 5) == b"bytes"
 
 
@@ -196,7 +202,7 @@ async def test_close_ends_the_session_after_what_was_received(backend: Backend) 
     session_id = await new_session(backend)
     probe = Probe()
     await backend.attach(session_id, probe, "websocket", 0, 1.0)
-    await backend.deliver(session_id, 1, "before the end", 14)
+    await backend.deliver(session_id, 1, "before the end", 14, 0.0)
     await backend.push(session_id, "last words", 10, 0)
     wakes = probe.wakes
     assert await backend.close(session_id, 4321, "bye")
@@ -209,7 +215,7 @@ async def test_close_ends_the_session_after_what_was_received(backend: Backend) 
     with pytest.raises(SessionClosed):
         await backend.push(session_id, "too late", 8, 0)
     with pytest.raises(SessionClosed):
-        await backend.deliver(session_id, 2, "too late", 8)
+        await backend.deliver(session_id, 2, "too late", 8, 0.0)
     pending = await backend.pending(session_id, 0, None, None)
     assert (pending.messages, pending.close) == ([(1, "last words")], (4321, "bye"))
     assert (await backend.pending(session_id, 1, None, None)).close == (4321, "bye")
@@ -355,8 +361,8 @@ async def test_touch_records_liveness(backend: Backend) -> None:
 async def test_empty_messages_both_ways(backend: Backend) -> None:
     session_id = await new_session(backend)
     assert await backend.claim_handler(session_id) == "start"
-    assert await backend.deliver(session_id, 1, "", 0) == 0
-    assert await backend.deliver(session_id, 2, b"", 0) == 0
+    assert await backend.deliver(session_id, 1, "", 0, 0.0) == 0
+    assert await backend.deliver(session_id, 2, b"", 0, 0.0) == 0
     assert await backend.receive(session_id) == ""
     assert await backend.receive(session_id) == b""
     assert await backend.push(session_id, "", 0, 0) == 1
@@ -372,3 +378,46 @@ async def test_close_codes_may_be_enum_members(backend: Backend) -> None:
     snapshot = await backend.snapshot(session_id)
     assert snapshot is not None and snapshot.close_code == 1011
     assert (await backend.pending(session_id, 0, None, None)).close == (1011, "crashed")
+
+
+async def test_attached_transports_are_reported(backend: Backend) -> None:
+    seen: list[tuple[str, str]] = []
+    backend.watch_transports(lambda session_id, transport: seen.append((session_id, transport)))
+    session_id = await new_session(backend)
+    await backend.attach(session_id, Probe(), "longpoll", 0, 1.0)
+    await backend.attach(session_id, Probe(), "websocket", 0, 2.0)
+    assert seen == [(session_id, "longpoll"), (session_id, "websocket")]
+
+
+async def test_the_rate_limit_refuses_messages_past_the_burst(backend: Backend) -> None:
+    session_id = await new_session(backend, max_queue=100, max_rate=10.0, max_burst=3)
+    for seq in (1, 2, 3):
+        await backend.deliver(session_id, seq, "x", 1, 100.0)
+    with pytest.raises(RateLimited):
+        await backend.deliver(session_id, 4, "x", 1, 100.0)
+    assert await backend.deliver(session_id, 3, "a resend costs nothing", 1, 100.0) == 0
+    # A quarter of a second at 10 per second brings 2.5 tokens: two more messages.
+    assert await backend.deliver(session_id, 4, "x", 1, 100.25) == 0
+    assert await backend.deliver(session_id, 5, "x", 1, 100.25) == 0
+    with pytest.raises(RateLimited):
+        await backend.deliver(session_id, 6, "x", 1, 100.25)
+
+
+async def test_sessions_are_counted_in_all_and_by_client(backend: Backend) -> None:
+    assert await backend.count() == 0
+    first = await new_session(backend, client="10.0.0.1")
+    lasting = await new_session(backend, client="10.0.0.1")
+    await backend.attach(lasting, Probe(), "websocket", 0, 0.0)  # attached: it does not expire
+    await new_session(backend, client="10.0.0.2")
+    await new_session(backend, client=None)
+    assert await backend.count() == 4
+    assert await backend.count("10.0.0.1") == 2
+    assert await backend.count("10.0.0.2") == 1
+    assert await backend.count("10.0.0.3") == 0
+    await backend.close(first, 1000, "")
+    await backend.expire(1.0, ttl=10.0)
+    assert await backend.count("10.0.0.1") == 2  # closed but remembered for a while
+    await backend.expire(11.0, ttl=10.0)
+    assert await backend.count("10.0.0.1") == 1
+    assert await backend.count("10.0.0.2") == 0  # waited too long for a connection
+    assert await backend.count() == 1

@@ -102,15 +102,19 @@ HEARTBEATS: dict[str, Any] = {"ping_interval": 0.2, "ping_timeout": 0.3, "poll_t
 
 def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette:
     """The test app, its mounts each on a backend made by ``backend`` (None: in memory)."""
+    # The throughput tests (10,000 messages each way) send faster than the default rate limit.
+    unlimited: dict[str, Any] = {"max_rate": None}
     mounts = {
-        "echo": RealtimeApp(echo, backend=backend()),
+        "echo": RealtimeApp(echo, backend=backend(), **unlimited),
         "push": RealtimeApp(push, backend=backend()),
         "commands": RealtimeApp(commands, backend=backend()),
         # Short timeouts, for expiry and heartbeat tests:
         "short": RealtimeApp(
             echo, backend=backend(), session_ttl=0.5, ping_interval=0.2, ping_timeout=0.3
         ),
-        "verify": RealtimeApp(verify, backend=backend(), send_timeout=30, **HEARTBEATS),
+        "verify": RealtimeApp(
+            verify, backend=backend(), send_timeout=30, **HEARTBEATS, **unlimited
+        ),
         "heartbeat": RealtimeApp(echo, backend=backend(), **HEARTBEATS),
         # A small window and a short send timeout, for slow-consumer tests:
         "slow": RealtimeApp(commands, backend=backend(), send_timeout=0.3, max_queue=100),

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import free_port, nginx, redis_server, wait_for_port
+from tests.servers import die_with_parent, free_port, nginx, redis_server, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NODES = 3
@@ -46,6 +46,7 @@ class Cluster:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         log.close()
         wait_for_port(self.ports[index])

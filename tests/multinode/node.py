@@ -31,7 +31,13 @@ async def handler(session: Session) -> None:
 
 def build() -> Starlette:
     backend = RedisBackend(os.environ["REALTIME_REDIS_URL"], prefix=os.environ["REALTIME_PREFIX"])
-    realtime = RealtimeApp(handler, backend=backend, ping_interval=1, ping_timeout=1)
+    realtime = RealtimeApp(
+        handler,
+        backend=backend,
+        ping_interval=1,
+        ping_timeout=1,
+        max_rate=None,  # throughput
+    )
 
     async def node(request: Request) -> JSONResponse:
         return JSONResponse({"node": backend.node})

@@ -4,6 +4,7 @@ import pytest
 
 from realtime.exceptions import ProtocolError
 from realtime.protocol.buffer import BufferFull, ReplayGap
+from realtime.protocol.limits import RateLimited
 from realtime.protocol.session import InboxFull, SessionState, SessionStatus
 
 
@@ -95,9 +96,9 @@ def test_outgoing_bound() -> None:
 
 def test_inbox_acknowledges_on_consumption_and_drops_duplicates() -> None:
     state = new()
-    assert state.deliver(1, "one", 3)
-    assert state.deliver(2, "two", 3)
-    assert not state.deliver(1, "one again", 9)
+    assert state.deliver(1, "one", 3, 0.0)
+    assert state.deliver(2, "two", 3, 0.0)
+    assert not state.deliver(1, "one again", 9, 0.0)
     assert state.inbound.received == 2
     assert state.consumed == 0
     assert state.take() == "one"
@@ -112,29 +113,29 @@ def test_inbox_acknowledges_on_consumption_and_drops_duplicates() -> None:
 def test_inbox_refuses_gaps() -> None:
     state = new()
     with pytest.raises(ProtocolError):
-        state.deliver(2, "skipped one", 1)
+        state.deliver(2, "skipped one", 1, 0.0)
 
 
 def test_inbox_window_count_and_bytes() -> None:
     state = new(max_queue=2, max_buffer_bytes=10)
-    state.deliver(1, "x", 6)
+    state.deliver(1, "x", 6, 0.0)
     with pytest.raises(InboxFull):
-        state.deliver(2, "y", 5)  # 11 bytes > 10
-    state.deliver(2, "y", 4)
+        state.deliver(2, "y", 5, 0.0)  # 11 bytes > 10
+    state.deliver(2, "y", 4, 0.0)
     with pytest.raises(InboxFull):
-        state.deliver(3, "z", 1)  # 3 messages > 2
+        state.deliver(3, "z", 1, 0.0)  # 3 messages > 2
     assert state.inbound.received == 2  # refused messages are not taken
     state.take()
-    assert state.deliver(3, "z", 1)
+    assert state.deliver(3, "z", 1, 0.0)
     big = new(max_queue=2, max_buffer_bytes=10)
-    assert big.deliver(1, "huge", 100)  # an empty inbox takes any one message
+    assert big.deliver(1, "huge", 100, 0.0)  # an empty inbox takes any one message
 
 
 def test_unbounded_limits() -> None:
     state = SessionState(now=0, max_queue=None)
     for i in range(1, 2001):
         state.push(i.to_bytes(2, "big"), 2)
-        state.deliver(i, "m", 1)
+        state.deliver(i, "m", 1, 0.0)
     assert state.has_room(10**9)
     assert state.inbox_has_room(10**9)
 
@@ -144,3 +145,15 @@ def test_touch_records_signs_of_life() -> None:
     state.touch(5.0)
     assert state.last_seen == 5.0
     assert state.since == 0.0  # liveness does not delay expiry of a detached session
+
+
+def test_the_rate_limit_applies_to_new_messages_only() -> None:
+    state = SessionState(now=0.0, max_queue=10, max_rate=1.0, max_burst=2)
+    assert state.deliver(1, "a", 1, 0.0)
+    assert state.deliver(2, "b", 1, 0.0)
+    with pytest.raises(RateLimited):
+        state.deliver(3, "c", 1, 0.0)
+    assert not state.deliver(2, "b again", 1, 0.0)  # a duplicate: free
+    with pytest.raises(ProtocolError):
+        state.deliver(5, "a gap is a gap, not a rate problem", 1, 0.0)
+    assert state.deliver(3, "c", 1, 1.0)

@@ -49,6 +49,7 @@ from realtime.backends.redis._scripts import SCRIPTS
 from realtime.exceptions import BackendError, ProtocolError, SessionClosed, UnknownSession
 from realtime.protocol.buffer import BufferFull, ReplayGap
 from realtime.protocol.frames import CloseCode
+from realtime.protocol.limits import RateLimited
 from realtime.protocol.session import Attached, InboxFull
 from realtime.types import SessionId, TransportName
 
@@ -127,6 +128,7 @@ class RedisBackend:
         self._heartbeat: asyncio.Task[None] | None = None
         self._handlers: set[str] = set()
         self._orphans: list[SessionId] = []
+        self._on_transport: Callable[[SessionId, TransportName], None] | None = None
 
     # -- Lifecycle ------------------------------------------------------------------------
 
@@ -152,8 +154,13 @@ class RedisBackend:
         self._scripts = {
             name: self.client.register_script(source) for name, source in SCRIPTS.items()
         }
+        try:
+            await self._beat()  # fails here if Redis cannot be reached
+        except BaseException:
+            await self.stop()
+            raise
         self._notifier = Notifier(self.client, self._key("ch", self.node))
-        await self._beat()
+        self._notifier.on_transport = self._on_transport
         await self._notifier.start()
         self._heartbeat = asyncio.create_task(self._beat_forever(), name="realtime-redis-heartbeat")
 
@@ -220,6 +227,8 @@ class RedisBackend:
                 "client": info.client,
                 "max_queue": info.max_queue,
                 "max_buffer_bytes": info.max_buffer_bytes,
+                "max_rate": info.max_rate,
+                "max_burst": info.max_burst,
             }
         )
         created = await self._run(
@@ -230,9 +239,17 @@ class RedisBackend:
             _limit(info.max_buffer_bytes),
             repr(now),
             round(self.key_ttl * 1000),
+            info.client or "",
+            "" if info.max_rate is None else repr(float(info.max_rate)),
+            info.max_burst,
         )
         if not created:
             raise ValueError(f"session {info.id!r} exists already")
+
+    @_translating_errors
+    async def count(self, client: str | None = None) -> int:
+        name = f"{self.prefix}:all" if client is None else self._key("client", client)
+        return int(await self.client.zcard(name))
 
     @_translating_errors
     async def info(self, session_id: SessionId) -> SessionInfo | None:
@@ -295,6 +312,8 @@ class RedisBackend:
                 f"resume after {last} but the last message sent is {int(result[1])}"
             )
         replaced = _text(result[2]) or None
+        if self._on_transport is not None:
+            self._on_transport(session_id, transport)
         if previous is not None and previous is not listener and previous.id == replaced:
             previous.disconnect(CloseCode.TRANSPORT_REPLACED, "a newer connection took over")
         return Attached(ack=int(result[1]), replaced=replaced)
@@ -329,6 +348,11 @@ class RedisBackend:
     async def release_handler(self, session_id: SessionId, finished: bool) -> None:
         self._handlers.discard(session_id)
         await self._run("release", session_id, self.node, "1" if finished else "0")
+
+    def watch_transports(self, callback: Callable[[SessionId, TransportName], None]) -> None:
+        self._on_transport = callback
+        if self._notifier is not None:
+            self._notifier.on_transport = callback
 
     async def orphans(self) -> list[SessionId]:
         orphans, self._orphans = self._orphans, []
@@ -437,9 +461,11 @@ class RedisBackend:
     # -- Client to server -----------------------------------------------------------------
 
     @_translating_errors
-    async def deliver(self, session_id: SessionId, seq: int, data: str | bytes, size: int) -> int:
+    async def deliver(
+        self, session_id: SessionId, seq: int, data: str | bytes, size: int, now: float
+    ) -> int:
         kind, payload = _encode(data)
-        result = await self._run("deliver", session_id, seq, kind, payload, size)
+        result = await self._run("deliver", session_id, seq, kind, payload, size, repr(now))
         status = result[0]
         if status == b"ok":
             return int(result[1])
@@ -449,6 +475,8 @@ class RedisBackend:
             raise SessionClosed.create(int(result[1] or 1000), _text(result[2]))
         if status == b"gap":
             raise ProtocolError(f"message {seq} arrived but {int(result[1]) + 1} was expected")
+        if status == b"rate":
+            raise RateLimited("more messages per second than the session's rate limit")
         raise InboxFull("the client sent past its window")
 
     @_translating_errors

@@ -1,9 +1,10 @@
 """Notifications from Redis to this process: one pub/sub channel per process.
 
-Scripts publish ``<kind> <sid> [<connection id>]`` to the channel of the process that holds a
-session's connection (``o`` new messages, ``r`` an ack is owed, ``x`` a newer connection took
-over) or its handler (``i`` a message arrived, ``k`` acknowledgements made room), and ``c``
-(closed) to both. The :class:`Notifier` turns them into wake-ups of local listeners and
+Scripts publish ``<kind> <sid> [<argument>]`` to the channel of the process that holds a
+session's connection (``o`` new messages, ``r`` an ack is owed, ``x <connection id>`` a newer
+connection took over) or its handler (``i`` a message arrived, ``k`` acknowledgements made room,
+``t <transport>`` a connection attached elsewhere), and ``c`` (closed) to both. The
+:class:`Notifier` turns them into wake-ups of local listeners and
 :class:`Watch` objects.
 
 Pub/sub delivers at most once: while the subscription is down, notifications are lost. So
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -22,6 +24,7 @@ from redis.exceptions import RedisError
 from realtime._signal import Signal
 from realtime.backends.base import Listener
 from realtime.protocol.frames import CloseCode
+from realtime.types import TRANSPORT_NAMES, SessionId, TransportName
 
 __all__ = ["Notifier", "Watch"]
 
@@ -63,6 +66,8 @@ class Notifier:
         """Local senders waiting for room in a window, by session id."""
         self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
+        self.on_transport: Callable[[SessionId, TransportName], None] | None = None
+        """Told of connections attached in other processes, for handlers running here."""
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="realtime-redis-notifier")
@@ -123,6 +128,8 @@ class Notifier:
                 listener.wake()
             elif listener.id == connection:
                 listener.disconnect(CloseCode.TRANSPORT_REPLACED, "a newer connection took over")
+        if kind == "t" and self.on_transport is not None and connection in TRANSPORT_NAMES:
+            self.on_transport(SessionId(session_id), connection)
         if kind in ("i", "c"):
             self._bump(self.inbox, session_id)
         if kind in ("k", "c"):

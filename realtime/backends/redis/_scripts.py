@@ -10,8 +10,9 @@ Keys, for a prefix ``p``::
     p:s:<sid>        hash    the session: info (JSON), st (status), since, seen, tr, cid, cn
                              (connection id and node), os/oa/ob (outgoing: last seq, acked,
                              unacked bytes), ir/ic/ib (incoming: received, consumed, inbox
-                             bytes), mq/mb (limits, -1 for none), cc/cr (close), hs/hn
-                             (handler state and node)
+                             bytes), mq/mb (limits, -1 for none), rr/rb/rt/ru (rate limit:
+                             rate, burst, tokens, updated), ca (client address), cc/cr
+                             (close), hs/hn (handler state and node)
     p:o:<sid>        stream  unacknowledged outgoing messages; entry id <seq>-0, fields
                              k (t text, b bytes), d (data), z (size)
     p:i:<sid>        stream  received messages the handler has not read; same layout
@@ -20,10 +21,12 @@ Keys, for a prefix ``p``::
     p:waiting        zset    sessions without a connection, by when they lost it
     p:closing        set     closed sessions the reaper has not seen yet
     p:closed         zset    closed sessions, by when the reaper first saw them
+    p:all            zset    every session, by creation (to count them)
+    p:client:<addr>  zset    the sessions negotiated from one client address
     p:nodes          set     live processes; p:node:<id> is each one's heartbeat (with a TTL)
     p:conns:<node>   set     sessions whose connection a process holds
     p:handlers:<node> set    sessions whose handler a process runs
-    p:ch:<node>      channel notifications for a process: "o|r|c|i|k|x <sid> [<cid>]"
+    p:ch:<node>      channel notifications for a process: "o|r|c|i|k|x|t <sid> [<arg>]"
 """
 
 from __future__ import annotations
@@ -101,20 +104,49 @@ local function ack(sid, seq)
 end
 
 local function forget(sid)
+  local client = redis.call('HGET', key('s', sid), 'ca')
   redis.call('DEL', key('s', sid), key('o', sid), key('i', sid), key('r', sid))
   redis.call('ZREM', P .. ':closed', sid)
   redis.call('ZREM', P .. ':waiting', sid)
+  redis.call('ZREM', P .. ':all', sid)
+  if client then redis.call('ZREM', key('client', client), sid) end
+end
+
+-- The rate limit: a token bucket in fields rr (rate), rb (burst), rt (tokens), ru (updated).
+local function take_token(h, now)
+  local f = redis.call('HMGET', h, 'rr', 'rb', 'rt', 'ru')
+  if not f[1] or f[1] == '' then return true end
+  local rate, burst = tonumber(f[1]), tonumber(f[2])
+  local tokens, updated = tonumber(f[3]), tonumber(f[4])
+  if now > updated then
+    tokens = math.min(burst, tokens + (now - updated) * rate)
+    updated = now
+  end
+  if tokens < 1 then
+    redis.call('HSET', h, 'rt', tostring(tokens), 'ru', tostring(updated))
+    return false
+  end
+  redis.call('HSET', h, 'rt', tostring(tokens - 1), 'ru', tostring(updated))
+  return true
 end
 """
 
 CREATE = """
-local sid, now, ttl = ARGV[2], ARGV[6], tonumber(ARGV[7])
+local sid, now, ttl, client = ARGV[2], ARGV[6], tonumber(ARGV[7]), ARGV[8]
 local h = key('s', sid)
 if redis.call('EXISTS', h) == 1 then return 0 end
 redis.call('HSET', h, 'info', ARGV[3], 'mq', ARGV[4], 'mb', ARGV[5], 'st', '0',
   'since', now, 'seen', now, 'os', 0, 'oa', 0, 'ob', 0, 'ir', 0, 'ic', 0, 'ib', 0, 'hs', '0')
+if ARGV[9] ~= '' then
+  redis.call('HSET', h, 'rr', ARGV[9], 'rb', ARGV[10], 'rt', ARGV[10], 'ru', now)
+end
 redis.call('PEXPIRE', h, ttl)
 redis.call('ZADD', P .. ':waiting', now, sid)
+redis.call('ZADD', P .. ':all', now, sid)
+if client ~= '' then
+  redis.call('HSET', h, 'ca', client)
+  redis.call('ZADD', key('client', client), now, sid)
+end
 return 1
 """
 
@@ -122,7 +154,7 @@ ATTACH = """
 local sid, cid, node, transport = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local last, now, ttl = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
 local h = key('s', sid)
-local f = redis.call('HMGET', h, 'st', 'os', 'oa', 'ic', 'cid', 'cn')
+local f = redis.call('HMGET', h, 'st', 'os', 'oa', 'ic', 'cid', 'cn', 'hn')
 if not f[1] then return {'unknown'} end
 local seq, acked = tonumber(f[2]), tonumber(f[3])
 if last < acked then return {'gap', tostring(acked + 1)} end
@@ -141,6 +173,7 @@ end
 for _, k in ipairs({h, key('o', sid), key('i', sid), key('r', sid)}) do
   redis.call('PEXPIRE', k, ttl)
 end
+if f[7] and f[7] ~= node then notify(f[7], 't ' .. sid .. ' ' .. transport) end
 return {'ok', f[4], f[5] or ''}
 """
 
@@ -210,6 +243,7 @@ if f[1] == '3' then return {'closed', f[8], f[9]} end
 local received, consumed, bytes = tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
 if seq <= received then return {'ok', tostring(consumed)} end
 if seq ~= received + 1 then return {'gap', tostring(received)} end
+if not take_token(h, tonumber(ARGV[7])) then return {'rate'} end
 if not has_room(received - consumed, bytes, size, tonumber(f[5]), tonumber(f[6])) then
   return {'full'}
 end

@@ -1,0 +1,3 @@
+from examples.multi_node.run import main
+
+main()

@@ -1,0 +1,109 @@
+"""What only a shared backend does: several processes (here, several RedisBackend instances
+on one Redis) serving the same sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+
+from realtime.backends.base import SessionInfo
+from realtime.backends.redis import RedisBackend
+from realtime.exceptions import BackendError
+from realtime.types import SessionId
+from tests.backends.test_contract import Probe, eventually
+
+pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+
+
+@pytest.fixture
+async def nodes(redis_url: str) -> AsyncIterator[tuple[RedisBackend, RedisBackend]]:
+    prefix = f"test-{secrets.token_hex(4)}"
+    first, second = RedisBackend(redis_url, prefix=prefix), RedisBackend(redis_url, prefix=prefix)
+    await first.start()
+    await second.start()
+    try:
+        yield first, second
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def session(backend: RedisBackend) -> SessionId:
+    session_id = SessionId(secrets.token_urlsafe(8))
+    await backend.create(SessionInfo(id=session_id, token_hash="0" * 64, created=0.0), 0.0)
+    return session_id
+
+
+async def test_a_message_delivered_on_one_node_reaches_the_handler_on_another(
+    nodes: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, b = nodes
+    session_id = await session(a)
+    assert await a.claim_handler(session_id) == "start"
+    waiting = asyncio.create_task(a.receive(session_id))
+    await asyncio.sleep(0.05)
+    await b.deliver(session_id, 1, "from the other node", 19, 0.0)
+    assert await asyncio.wait_for(waiting, 5) == "from the other node"
+
+
+async def test_a_push_on_one_node_wakes_the_connection_on_another(
+    nodes: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, b = nodes
+    session_id = await session(a)
+    probe = Probe()
+    await b.attach(session_id, probe, "sse", 0, 1.0)
+    await a.push(session_id, "hello", 5, 0)
+    await eventually(lambda: probe.wakes >= 1)
+    assert (await b.pending(session_id, 0, None, None)).messages == [(1, "hello")]
+
+
+async def test_a_connection_on_another_node_is_replaced_and_reported(
+    nodes: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, b = nodes
+    reported: list[tuple[str, str]] = []
+    a.watch_transports(lambda session_id, transport: reported.append((session_id, transport)))
+    session_id = await session(a)
+    assert await a.claim_handler(session_id) == "start"  # the handler runs on a
+    old = Probe()
+    await a.attach(session_id, old, "websocket", 0, 1.0)
+    await b.attach(session_id, Probe(), "longpoll", 0, 2.0)  # the client came back through b
+    await eventually(lambda: old.disconnected is not None)
+    assert old.disconnected is not None and old.disconnected[0] == 4002
+    await eventually(lambda: (session_id, "longpoll") in reported)
+
+
+async def test_the_handlers_of_a_dead_node_are_restarted_and_its_connections_detached(
+    redis_url: str,
+) -> None:
+    prefix = f"test-{secrets.token_hex(4)}"
+    dying = RedisBackend(redis_url, prefix=prefix, node_ttl=0.3)
+    survivor = RedisBackend(redis_url, prefix=prefix, node_ttl=0.3)
+    await dying.start()
+    await survivor.start()
+    try:
+        session_id = await session(dying)
+        assert await dying.claim_handler(session_id) == "start"
+        await dying.attach(session_id, Probe(), "websocket", 0, 1.0)
+        await dying._notifier.stop()  # type: ignore[union-attr]  # it dies without a word:
+        dying._heartbeat.cancel()  # type: ignore[union-attr]  # no more heartbeats
+        await asyncio.sleep(0.5)  # past node_ttl
+        await survivor.expire(2.0, ttl=30.0)
+        assert await survivor.orphans() == [session_id]
+        assert await survivor.claim_handler(session_id) == "restart"
+        snapshot = await survivor.snapshot(session_id)
+        assert snapshot is not None and snapshot.status == 2  # detached: it may expire
+    finally:
+        await survivor.stop()
+        if dying._client is not None:
+            await dying._client.aclose()
+
+
+async def test_an_unreachable_redis_is_a_backend_error() -> None:
+    backend = RedisBackend("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    with pytest.raises(BackendError):
+        await backend.start()

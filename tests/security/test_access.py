@@ -1,0 +1,211 @@
+"""Who may use a session: Origin checks, the authentication hook, tokens, CSRF and CORS."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import InvalidStatus
+
+import realtime.client
+from realtime import NegotiationError
+from realtime.security import hash_token, new_session_id, new_token, token_matches
+from tests.integration.rawclient import RawSession, negotiate
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+
+FOREIGN = "https://evil.example"
+
+
+def host_of(server: str) -> str:
+    return server.removeprefix("http://")
+
+
+# -- Origin ------------------------------------------------------------------------------
+
+
+async def test_negotiation_is_same_origin_by_default(server: str) -> None:
+    async with httpx.AsyncClient() as http:
+        url = f"{server}/open/negotiate"
+        assert (await http.post(url)).status_code == 200  # no Origin: not a browser
+        assert (await http.post(url, headers={"origin": server})).status_code == 200
+        refused = await http.post(url, headers={"origin": FOREIGN})
+        assert (refused.status_code, refused.json()["code"]) == (403, 1008)
+        # Only the host and port count: another port is another origin.
+        other_port = await http.post(url, headers={"origin": "http://127.0.0.1:1"})
+        assert other_port.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "transport"),
+    [("GET", "sse"), ("GET", "longpoll"), ("POST", "sse"), ("POST", "longpoll")],
+)
+async def test_every_transport_request_checks_the_origin(
+    server: str, method: str, transport: str
+) -> None:
+    async with httpx.AsyncClient() as http:
+        session = await negotiate(http, f"{server}/open")
+        headers = {
+            "origin": FOREIGN,
+            "x-realtime-token": session.token,
+            "content-type": "application/json",
+        }
+        refused = await http.request(method, session.url(transport), headers=headers, content=b"[]")
+        assert (refused.status_code, refused.json()["code"]) == (403, 1008)
+
+
+async def test_the_websocket_handshake_checks_the_origin(server: str) -> None:
+    """Cross-site WebSocket hijacking: the upgrade itself is refused, with 403."""
+    async with httpx.AsyncClient() as http:
+        session = await negotiate(http, f"{server}/open")
+    url = "ws" + session.url("websocket", token=session.token).removeprefix("http")
+    with pytest.raises(InvalidStatus) as info:
+        async with ws_connect(url, origin=FOREIGN):  # type: ignore[arg-type]
+            pass
+    assert info.value.response.status_code == 403
+    async with ws_connect(url, origin=server) as websocket:  # type: ignore[arg-type]
+        assert await websocket.recv() == 'h{"ack":0}'
+
+
+async def test_an_allowlist_and_a_predicate(server: str) -> None:
+    async with httpx.AsyncClient() as http:
+        allow = f"{server}/allowlist/negotiate"
+        assert (
+            await http.post(allow, headers={"origin": "https://trusted.example"})
+        ).status_code == 200
+        assert (await http.post(allow, headers={"origin": server})).status_code == 200  # its own
+        assert (await http.post(allow, headers={"origin": FOREIGN})).status_code == 403
+        predicate = f"{server}/predicate/negotiate"
+        assert (
+            await http.post(predicate, headers={"origin": "https://a.example.org"})
+        ).status_code == 200
+        assert (await http.post(predicate, headers={"origin": FOREIGN})).status_code == 403
+
+
+# -- CORS --------------------------------------------------------------------------------
+
+
+async def test_cors_is_off_by_default(server: str) -> None:
+    async with httpx.AsyncClient() as http:
+        preflight = await http.options(
+            f"{server}/open/negotiate",
+            headers={"origin": FOREIGN, "access-control-request-method": "POST"},
+        )
+        assert preflight.status_code == 405
+        assert "access-control-allow-origin" not in preflight.headers
+
+
+async def test_cors_answers_allowed_origins_only(server: str) -> None:
+    async with httpx.AsyncClient() as http:
+        url = f"{server}/allowlist/negotiate"
+        preflight = {
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        }
+        allowed = await http.options(
+            url, headers={"origin": "https://trusted.example", **preflight}
+        )
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://trusted.example"
+        assert allowed.headers["access-control-allow-credentials"] == "true"
+        denied = await http.options(url, headers={"origin": FOREIGN, **preflight})
+        assert denied.status_code == 400
+        assert "access-control-allow-origin" not in denied.headers
+        simple = await http.post(url, headers={"origin": "https://trusted.example"})
+        assert simple.headers["access-control-allow-origin"] == "https://trusted.example"
+        assert simple.headers["vary"] == "Origin"
+
+
+# -- Authentication ----------------------------------------------------------------------
+
+
+async def test_the_authentication_hook_decides_and_its_user_is_on_the_session(server: str) -> None:
+    async with httpx.AsyncClient() as http:
+        url = f"{server}/auth/negotiate"
+        anonymous = await http.post(url)
+        assert (anonymous.status_code, anonymous.json()["code"]) == (401, 4007)
+        banned = await http.post(url, headers={"authorization": "Bearer banned"})
+        assert (banned.status_code, banned.json()) == (403, {"error": "banned", "code": 4007})
+    headers = {"authorization": "Bearer ada-token"}
+    async with realtime.client.connect(f"{server}/auth", headers=headers) as conn:
+        assert await asyncio.wait_for(conn.receive(), 10) == "hello ada"
+
+
+async def test_a_refused_client_is_told_and_does_not_retry(server: str) -> None:
+    with pytest.raises(NegotiationError) as info:
+        await realtime.client.connect(f"{server}/auth", headers={"authorization": "Bearer wrong"})
+    assert (info.value.status, info.value.code) == (401, 4007)
+
+
+# -- Tokens ------------------------------------------------------------------------------
+
+
+def test_ids_and_tokens_are_long_random_and_distinct() -> None:
+    ids = {new_session_id() for _ in range(1000)}
+    tokens = {new_token() for _ in range(1000)}
+    assert len(ids) == len(tokens) == 1000 and not ids & tokens
+    assert min(len(i) for i in ids) >= 22  # 128 bits in URL-safe base64
+    assert min(len(t) for t in tokens) >= 32  # 192 bits
+
+
+def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, str]] = []
+    original = hmac.compare_digest
+
+    def compare(a: str, b: str) -> bool:
+        calls.append((a, b))
+        return original(a, b)
+
+    monkeypatch.setattr("realtime.security.hmac.compare_digest", compare)
+    token = secrets.token_urlsafe(24)
+    assert token_matches(token, hash_token(token))
+    assert not token_matches("nope", hash_token(token))
+    assert not token_matches(None, hash_token(token))
+    assert len(calls) == 2  # only hashes are compared, by compare_digest
+
+
+async def test_a_session_of_another_user_is_out_of_reach(server: str) -> None:
+    """Bob knows Ada's session id (it shows up in logs): without her token it is useless,
+    and his own token does not open her session."""
+    async with httpx.AsyncClient() as http:
+        ada = await negotiate(http, f"{server}/open")
+        bob = await negotiate(http, f"{server}/open")
+        stolen = RawSession(ada.base, ada.sid, bob.token)
+        for response in (
+            await http.get(stolen.url("longpoll", token=bob.token, open=1)),
+            await stolen.post(http, "longpoll", ["d1:hijack"]),
+        ):
+            assert (response.status_code, response.json()["code"]) == (403, 4003)
+        assert (await ada.poll(http, open=1))[0] == 'h{"ack":0}'  # untouched
+
+
+# -- CSRF --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
+async def test_posts_need_the_json_content_type(server: str, content_type: str | None) -> None:
+    """What an HTML form can send cross-site without a preflight is refused."""
+    async with httpx.AsyncClient() as http:
+        session = await negotiate(http, f"{server}/open")
+        headers = {"x-realtime-token": session.token}
+        if content_type:
+            headers["content-type"] = content_type
+        response = await http.post(session.url("longpoll"), headers=headers, content=b'["d1:x"]')
+        assert (response.status_code, response.json()["code"]) == (415, 1002)
+
+
+async def test_cookies_alone_grant_nothing(server: str) -> None:
+    async with httpx.AsyncClient() as http:
+        session = await negotiate(http, f"{server}/open")
+        response = await http.post(
+            session.url("longpoll"),
+            headers={"content-type": "application/json", "cookie": f"token={session.token}"},
+            content=b'["d1:x"]',
+        )
+        assert response.status_code == 403
