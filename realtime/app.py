@@ -25,14 +25,17 @@ from starlette.routing import Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from realtime._static import StaticAsset
-from realtime.backends.base import Backend, Listener
+from realtime.backends.base import Backend
 from realtime.backends.memory import MemoryBackend
 from realtime.exceptions import SessionClosed
 from realtime.hub import Hub
 from realtime.negotiation import NegotiateEndpoint
+from realtime.observe import Metrics, Observer
 from realtime.protocol.frames import CloseCode
+from realtime.protocol.session import Attached
 from realtime.security import CORS, OriginPolicy
 from realtime.session import Session, check_message
+from realtime.transports.base import Connection
 from realtime.transports.longpoll import LongPollTransport
 from realtime.transports.sse import SSETransport
 from realtime.transports.upstream import UpstreamEndpoint
@@ -94,6 +97,8 @@ class RealtimeApp:
         cors: Answer CORS preflights and add CORS headers for the cross-origin origins of
             ``allowed_origins`` (for a page served from another origin than the app). Off:
             same-origin pages and non-browser clients need no CORS.
+        metrics: ``metrics(event, labels)``, called on session events (opened, resumed,
+            closed, expired, transport fallbacks): see :mod:`realtime.observe`.
     """
 
     def __init__(
@@ -124,6 +129,8 @@ class RealtimeApp:
         allowed_origins: Sequence[str] | Callable[[str], bool] | None = None,
         authenticate: Authenticate | None = None,
         cors: bool = False,
+        # Operations
+        metrics: Metrics | None = None,
     ) -> None:
         if not callable(handler):
             raise TypeError("handler must be an async callable taking a Session")
@@ -170,6 +177,7 @@ class RealtimeApp:
         self.origins = OriginPolicy(allowed_origins)
         self.authenticate = authenticate
         self.cors = cors
+        self.observer = Observer(metrics)
         self.hub = Hub(self)
         """Publish to rooms and sessions from anywhere: ``await app.hub.publish(room, data)``."""
         self.clock: Callable[[], float] = time.time
@@ -177,7 +185,7 @@ class RealtimeApp:
 
         self._sessions: dict[SessionId, Session] = {}  # sessions whose handler runs here
         self._tasks: set[asyncio.Task[None]] = set()
-        self._connections: set[Listener] = set()
+        self._connections: set[Connection] = set()
         self._started = False
         self._draining = False
         self._start_lock: asyncio.Lock | None = None
@@ -289,7 +297,7 @@ class RealtimeApp:
             await asyncio.sleep(interval)
             try:
                 for session_id in await self.backend.expire(self.clock(), self.session_ttl):
-                    logger.info("session %s expired", session_id)
+                    self.observer.expired(session_id)
                 for session_id in await self.backend.orphans():
                     snapshot = await self.backend.snapshot(session_id)
                     if snapshot is not None:
@@ -299,14 +307,38 @@ class RealtimeApp:
 
     # -- For transports -------------------------------------------------------------------
 
+    def connections(self) -> dict[TransportName, int]:
+        """This process's open connections, by transport (for a gauge)."""
+        counts = dict.fromkeys(TRANSPORT_NAMES, 0)
+        for listener in self._connections:
+            counts[listener.transport] += 1
+        return counts
+
+    async def _connected(
+        self,
+        session_id: SessionId,
+        conn: Connection,
+        attached: Attached,
+        request: HTTPConnection,
+    ) -> None:
+        """A transport attached a new connection: start the handler if needed, say so."""
+        await self._ensure_handler(session_id, conn.transport)
+        self.observer.connected(
+            session_id,
+            conn.transport,
+            first=attached.first,
+            client=request.client.host if request.client else None,
+            fallback=request.query_params.get("fb"),
+        )
+
     def _check_outgoing(self, data: Message) -> int:
         return check_message(data, self.max_message_size)
 
-    def _track(self, listener: Listener) -> None:
-        self._connections.add(listener)
+    def _track(self, conn: Connection) -> None:
+        self._connections.add(conn)
 
-    def _untrack(self, listener: Listener) -> None:
-        self._connections.discard(listener)
+    def _untrack(self, conn: Connection) -> None:
+        self._connections.discard(conn)
 
     def _transport_changed(self, session_id: SessionId, transport: TransportName) -> None:
         """A connection of ``session_id`` attached, in any process sharing the backend."""
@@ -335,7 +367,8 @@ class RealtimeApp:
         task.add_done_callback(self._tasks.discard)
 
     async def _run_handler(self, session: Session) -> None:
-        code, reason = CloseCode.NORMAL_CLOSURE, ""
+        code: int = CloseCode.NORMAL_CLOSURE
+        reason = ""
         cancelled = False
         try:
             await self.handler(session)
@@ -352,4 +385,8 @@ class RealtimeApp:
             with contextlib.suppress(Exception):
                 if not cancelled:
                     await self.backend.close(session.id, code, reason)
+                    ended = await self.backend.snapshot(session.id)  # the first close wins
+                    if ended is not None and ended.close_code is not None:
+                        code, reason = ended.close_code, ended.close_reason
+                    self.observer.closed(session.id, session.transport, code, reason)
                 await self.backend.release_handler(session.id, finished=not cancelled)

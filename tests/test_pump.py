@@ -47,7 +47,7 @@ async def test_skips_what_the_client_acknowledged_through_another_connection() -
     await backend.create(SessionInfo(id=session_id, token_hash="0" * 64, created=0.0), 0.0)
     for i in range(1, 6):
         await backend.push(session_id, f"m{i}", 2, 0)
-    conn = Connection()
+    conn = Connection("sse")
     await backend.attach(session_id, conn, "sse", 0, 0.0)
     # An older connection, still open, delivered 1-3 and the client acknowledged them (by
     # POST) before this connection wrote anything.

@@ -86,6 +86,7 @@ export class Client extends Emitter {
   #attempt = 0; // attempts since a connection last worked
   #probeDelay = 0; // before the next try of WebSocket in the background
   #wasOpen = false;
+  #fb = ""; // why the last attempt failed, told to the server with the next one
   /** @type {string | null} the close frame, to send after the data */
   #closing = null;
   /** @type {Conn | null} the open connection */
@@ -149,7 +150,7 @@ export class Client extends Emitter {
    * @param {string | ArrayBuffer | ArrayBufferView | Blob} data
    */
   send(data) {
-    if (this.readyState > OPEN) throw new Error("realtime: the session is closing or closed");
+    if (this.readyState > OPEN) throw new Error("realtime: closed");
     /** @type {string | Bytes | Blob} */
     let copy;
     if (ArrayBuffer.isView(data)) copy = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
@@ -157,7 +158,7 @@ export class Client extends Emitter {
     else copy = data instanceof Blob ? data : String(data);
     const size = typeof copy == "string" ? utf8.encode(copy).length : copy instanceof Blob ? copy.size : copy.length;
     const max = this.#n?.max_message_size;
-    if (max && size > max) throw new RangeError(`realtime: message of ${size} bytes, over the limit of ${max}`);
+    if (max && size > max) throw new RangeError(`realtime: ${size} bytes > max_message_size ${max}`);
     const entry = { seq: ++this.#seq, data: copy instanceof Blob ? null : copy, size };
     if (copy instanceof Blob) {
       // Its bytes come asynchronously; the messages after it wait for them.
@@ -235,7 +236,7 @@ export class Client extends Emitter {
     const n = /** @type {Negotiated} */ (this.#n);
     /** @type {Conn} */
     const c = { name, open: false, dead: false, since: 0, seen: 0, cursor: 0, acked: this.#in };
-    c.timer = o.setTimeout(() => this.#end(c, 1006, `no hello within ${this.#wait} ms`), this.#wait);
+    c.timer = o.setTimeout(() => this.#end(c, 1006, `no hello in ${this.#wait} ms`), this.#wait);
     try {
       c.t = TRANSPORTS[name]({
         ...o,
@@ -245,6 +246,7 @@ export class Client extends Emitter {
         last: () => this.#in,
         timeout: n.poll_timeout_ms + this.#wait,
         maxBatch: n.max_batch || 256,
+        fb: this.#fb,
         onframe: (raw) => this.#frame(c, raw),
         onclose: (code, reason) => this.#end(c, code, reason),
       });
@@ -268,6 +270,7 @@ export class Client extends Emitter {
     this.#conn = c;
     this.#try = this.#probe = null;
     this.transport = c.name;
+    this.#fb = "";
     this.#prefer(c.name);
     remember(o, `realtime:${this.url}`, c.name);
     this.#trim(ack);
@@ -422,8 +425,9 @@ export class Client extends Emitter {
       if (code == 4002 && this.#probe) return; // our probe took over: wait for its hello
       // One that carried nothing and died at once counts as failed: try another first.
       if (c.used || this.#o.now() - c.since >= this.#wait) this.#attempt = 0;
-      else if (policy == "resume") this.#demote(c.name);
+      else if (policy == "resume") this.#demote(c.name, "died");
     } else if (policy == "resume") {
+      this.#fb = `&fb=${c.name}:${reason.startsWith("no hello") ? "hello" : "open"}`;
       this._emit("fallback", { transport: c.name, reason });
       if (c != this.#probe) return this.#next(code, reason);
       this.#probe = null;
@@ -437,8 +441,9 @@ export class Client extends Emitter {
     else this.#finish(code, reason, over);
   }
 
-  /** @param {TransportName} name */
-  #demote(name) {
+  /** @param {TransportName} name @param {string} [why] told to the server next time */
+  #demote(name, why) {
+    if (why) this.#fb = `&fb=${name}:${why}`;
     this.#order = [...this.#order.filter((t) => t != name), name];
     if (name == "websocket") this.#probeDelay *= 2;
   }

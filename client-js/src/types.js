@@ -64,7 +64,9 @@
  *
  * @typedef {Env & {url: string, sid: string, token: string, last: () => number,
  *   timeout: number, maxBatch: number, onframe: (raw: string | ArrayBuffer) => void,
- *   onclose: (code: number, reason: string) => void}} TransportOptions
+ *   onclose: (code: number, reason: string) => void, fb: string}} TransportOptions
+ *   `fb` is appended to the opening request: "&fb=<transport>:<reason>" after a failed
+ *   attempt, for the server's metrics, or "".
  *
  * @typedef {((o: TransportOptions) => Transport) & {supported: (env: Env) => boolean}} TransportFactory
  */

@@ -117,21 +117,22 @@ test("falls back from WebSocket to SSE to long-polling, each within the open tim
   env.sockets[0].drop(1006);
   await flush();
   assert.equal(env.sources.length, 1);
-  assert.equal(env.sources[0].url, "http://example.test/realtime/sse?sid=SID1&token=TOKEN&last=0");
+  // Each attempt tells the server why the one before failed (for its metrics).
+  assert.equal(env.sources[0].url, "http://example.test/realtime/sse?sid=SID1&token=TOKEN&last=0&fb=websocket:open");
   // The event stream opens (headers) but its hello never comes: a buffering proxy.
   await env.advance(2999);
   assert.equal(env.request("/longpoll"), undefined);
   await env.advance(1);
   assert.equal(env.sources[0].closed, true);
   const poll = env.request("/longpoll", "GET");
-  assert.equal(poll.url, "http://example.test/realtime/longpoll?sid=SID1&last=0&open=1");
+  assert.equal(poll.url, "http://example.test/realtime/longpoll?sid=SID1&last=0&open=1&fb=sse:hello");
   assert.equal(poll.headers["X-Realtime-Token"], "TOKEN");
   poll.answer(200, [HELLO]);
   await flush();
   assert.equal(client.transport, "longpoll");
   assert.deepEqual(log, [
     ["fallback", { transport: "websocket", reason: "websocket closed" }],
-    ["fallback", { transport: "sse", reason: "no hello within 3000 ms" }],
+    ["fallback", { transport: "sse", reason: "no hello in 3000 ms" }],
     ["open", {}],
   ]);
   assert.equal(env.time, 3000);

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from realtime._signal import wait_event
-from realtime.client._link import ClientTransport, Ended, Link, SessionState
+from realtime.client._link import Ended, Link, SessionState
 from realtime.client._transports import LongPollClient, SSEClient, WebSocketClient
 from realtime.exceptions import (
     InvalidState,
@@ -191,8 +191,9 @@ class Connection:
         session = self._session
         negotiated = session.negotiated
         loop = asyncio.get_running_loop()
+        fallback: str | None = None
         for name in self._candidates():
-            transport: ClientTransport = _TRANSPORTS[name](
+            transport = _TRANSPORTS[name](
                 self.url,
                 negotiated.session_id,
                 negotiated.token,
@@ -200,6 +201,7 @@ class Connection:
                 max_batch=negotiated.max_batch or 256,
                 open_timeout=self.open_timeout,
             )
+            transport.fallback = fallback
             link = Link(
                 session, loop.time(), ack_delay=_ACK_DELAY[name], acks_in_band=name != "longpoll"
             )
@@ -217,11 +219,11 @@ class Connection:
             (result,) = await asyncio.gather(task, return_exceptions=True)
             ended = result if isinstance(result, Ended) else None
             if ended is not None:
-                why = ended.reason
+                why, fallback = ended.reason, f"{name}:open"
             elif isinstance(result, asyncio.CancelledError):
-                why = f"no hello within {self.open_timeout} s"
+                why, fallback = f"no hello within {self.open_timeout} s", f"{name}:hello"
             else:
-                why = f"failed: {result!r}"
+                why, fallback = f"failed: {result!r}", f"{name}:open"
             self.failures = [*self.failures[-9:], (name, why)]
             if ended is not None and (ended.over or policy_of(ended.code) != "resume"):
                 return ended

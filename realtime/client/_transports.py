@@ -43,10 +43,17 @@ class _Base:
         self.client = client
         self.max_batch = max_batch
         self.open_timeout = open_timeout
+        self.fallback: str | None = None
+        """``<transport>:<reason>`` when this attempt follows a failed one: sent with the
+        opening request, for the server's metrics (``fb``)."""
 
     def url(self, path: str, **params: object) -> str:
         query = urlencode({"sid": self.session_id, **params})
         return f"{self.base_url}/{path}?{query}"
+
+    def opening_url(self, path: str, **params: object) -> str:
+        """The URL of the request that opens a connection, with the fallback if any."""
+        return self.url(path, **params, **({"fb": self.fallback} if self.fallback else {}))
 
     @property
     def headers(self) -> dict[str, str]:
@@ -76,7 +83,7 @@ class WebSocketClient(_Base):
     name = "websocket"
 
     async def run(self, link: Link) -> Ended:
-        url = self.url("websocket", token=self.token, last=link.last)
+        url = self.opening_url("websocket", token=self.token, last=link.last)
         url = "ws" + url.removeprefix("http")
         try:
             websocket = await ws_connect(
@@ -155,7 +162,7 @@ class SSEClient(_Base):
         if negotiated.ping_interval is not None and negotiated.ping_timeout is not None:
             read_timeout = negotiated.ping_interval + negotiated.ping_timeout
         timeout = httpx.Timeout(self.open_timeout, read=read_timeout)
-        url = self.url("sse", last=link.last)
+        url = self.opening_url("sse", last=link.last)
         headers = {**self.headers, "accept": "text/event-stream"}
         try:
             async with self.client.stream("GET", url, headers=headers, timeout=timeout) as response:
@@ -202,13 +209,12 @@ class LongPollClient(_Base):
         opening = True
         while True:
             await _wait_for_room(link)
-            params: dict[str, object] = {"last": link.last}
             if opening:
-                params["open"] = 1
+                url = self.opening_url("longpoll", last=link.last, open=1)
+            else:
+                url = self.url("longpoll", last=link.last)
             try:
-                response = await self.client.get(
-                    self.url("longpoll", **params), headers=self.headers, timeout=timeout
-                )
+                response = await self.client.get(url, headers=self.headers, timeout=timeout)
             except httpx.HTTPError as exc:
                 return Ended(1006, f"poll failed: {exc!r}")
             if response.status_code != 200:

@@ -48,6 +48,8 @@ class Attached:
     drops those it holds already)."""
     replaced: str | None
     """Id of the connection this one took over from, if any."""
+    first: bool = False
+    """Whether this is the session's first connection (it was never attached before)."""
 
 
 class SessionState:
@@ -117,6 +119,7 @@ class SessionState:
         if last < self.outbox.acked:
             raise ReplayGap(last, self.outbox.acked + 1)
         self.outbox.ack(last)
+        first = self.status == SessionStatus.PENDING
         replaced = self.connection
         self.connection = connection
         self.transport = transport
@@ -124,7 +127,7 @@ class SessionState:
         if not self.closed:
             self.status = SessionStatus.ATTACHED
             self.since = now
-        return Attached(ack=self.consumed, replaced=replaced)
+        return Attached(ack=self.consumed, replaced=replaced, first=first)
 
     def detach(self, connection: str, now: float) -> bool:
         """Detach ``connection`` if it is still the current one; return whether it was."""

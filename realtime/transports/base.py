@@ -21,7 +21,7 @@ from realtime.exceptions import BackendError, UnknownSession
 from realtime.protocol.buffer import ReplayGap
 from realtime.protocol.frames import MAX_SEQ, Close, CloseCode, Reconnect, reconnect_policy
 from realtime.security import token_matches
-from realtime.types import SessionId
+from realtime.types import SessionId, TransportName
 
 if TYPE_CHECKING:
     from realtime.app import RealtimeApp
@@ -45,10 +45,11 @@ class Connection:
     session's end, an ack or pong owed, or ``disconnect``.
     """
 
-    __slots__ = ("ended", "event", "id")
+    __slots__ = ("ended", "event", "id", "transport")
 
-    def __init__(self) -> None:
+    def __init__(self, transport: TransportName) -> None:
         self.id = secrets.token_hex(8)
+        self.transport: TransportName = transport
         self.event = asyncio.Event()
         self.ended: tuple[int, str] | None = None
 

@@ -67,11 +67,11 @@ class LongPollTransport:
             await refusal.response()(scope, receive, send)
             return
         opening = request.query_params.get("open") == "1"
-        conn = Connection()
+        conn = Connection("longpoll")
         self.app._track(conn)
         response: Response
         try:
-            response = batch_response(await self._poll(found.id, conn, last, opening, receive))
+            response = batch_response(await self._poll(found.id, conn, last, opening, request))
         except BackendError:
             response = BACKEND_UNAVAILABLE.response()
         finally:
@@ -80,7 +80,7 @@ class LongPollTransport:
         await response(scope, receive, send)
 
     async def _poll(
-        self, session_id: SessionId, conn: Connection, last: int, opening: bool, receive: Receive
+        self, session_id: SessionId, conn: Connection, last: int, opening: bool, request: Request
     ) -> list[str]:
         app = self.app
         backend = app.backend
@@ -88,11 +88,14 @@ class LongPollTransport:
             attached = await backend.attach(session_id, conn, "longpoll", last, app.clock())
         except (ReplayGap, ProtocolError, UnknownSession) as exc:
             return [encode_frame(await refuse_resume(app, session_id, exc))]
-        await app._ensure_handler(session_id, "longpoll")
+        if opening:  # a new long-polling connection; later polls only carry on
+            await app._connected(session_id, conn, attached, request)
+        else:
+            await app._ensure_handler(session_id, "longpoll")
         frames = [encode_frame(Hello(attached.ack))] if opening else []
         pending = await backend.pending(session_id, last, app.max_batch, POLL_BATCH_BYTES)
         if not opening and not pending.messages and pending.close is None:
-            await self._wait(conn, receive)
+            await self._wait(conn, request.receive)
             if conn.ended is not None:
                 return [encode_frame(Reconnect(*conn.ended))]
             pending = await backend.pending(session_id, last, app.max_batch, POLL_BATCH_BYTES)

@@ -109,12 +109,12 @@ class SSETransport:
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         writer = _Writer(send)
         prelude = encode_comment(" " * PRELUDE_PADDING) + encode_retry(RETRY_MS)
-        conn = Connection()
+        conn = Connection("sse")
         self.app._track(conn)
         watcher = asyncio.create_task(watch_disconnect(receive))
         try:
             await writer._write(prelude)
-            stream = asyncio.create_task(self._stream(found.id, conn, last, writer))
+            stream = asyncio.create_task(self._stream(found.id, conn, last, writer, request))
             await asyncio.wait({watcher, stream}, return_when=asyncio.FIRST_COMPLETED)
             stream.cancel()
             with contextlib.suppress(asyncio.CancelledError, OSError, TimeoutError):
@@ -140,7 +140,7 @@ class SSETransport:
             return False  # the stream answers these with the right close
 
     async def _stream(
-        self, session_id: SessionId, conn: Connection, last: int, writer: _Writer
+        self, session_id: SessionId, conn: Connection, last: int, writer: _Writer, request: Request
     ) -> None:
         app = self.app
         try:
@@ -148,7 +148,7 @@ class SSETransport:
         except (ReplayGap, ProtocolError, UnknownSession) as exc:
             await writer.end(await refuse_resume(app, session_id, exc))
             return
-        await app._ensure_handler(session_id, "sse")
+        await app._connected(session_id, conn, attached, request)
         loop = asyncio.get_running_loop()
         proto = ConnectionProtocol(
             is_server=True,

@@ -105,10 +105,10 @@ class WebSocketTransport:
             assert isinstance(refusal, Refusal)
             await writer.end(refusal.frame())
             return
-        conn = Connection()
+        conn = Connection("websocket")
         self.app._track(conn)
         try:
-            await self._serve(found.id, conn, last, receive, writer)
+            await self._serve(found.id, conn, last, websocket, writer)
         except OSError:
             pass  # the client went away mid-write
         except BackendError:
@@ -119,7 +119,12 @@ class WebSocketTransport:
             await detach_quietly(self.app, found.id, conn)
 
     async def _serve(
-        self, session_id: SessionId, conn: Connection, last: int, receive: Receive, writer: _Writer
+        self,
+        session_id: SessionId,
+        conn: Connection,
+        last: int,
+        websocket: WebSocket,
+        writer: _Writer,
     ) -> None:
         app = self.app
         try:
@@ -127,7 +132,7 @@ class WebSocketTransport:
         except (ReplayGap, ProtocolError, UnknownSession) as exc:
             await writer.end(await refuse_resume(app, session_id, exc))
             return
-        await app._ensure_handler(session_id, "websocket")
+        await app._connected(session_id, conn, attached, websocket)
         loop = asyncio.get_running_loop()
         proto = ConnectionProtocol(
             is_server=True,
@@ -139,7 +144,7 @@ class WebSocketTransport:
             received=attached.ack,
         )
         await writer.send_frame(Hello(attached.ack))
-        reader = asyncio.create_task(self._read(session_id, conn, proto, receive))
+        reader = asyncio.create_task(self._read(session_id, conn, proto, websocket.receive))
         downstream = asyncio.create_task(pump(app, session_id, conn, proto, last, writer))
         try:
             await asyncio.wait({reader, downstream}, return_when=asyncio.FIRST_COMPLETED)

@@ -140,9 +140,9 @@ async def test_push_times_out_without_acks(backend: Backend) -> None:
 async def test_attach_replaces_the_previous_connection(backend: Backend) -> None:
     session_id = await new_session(backend)
     first, second = Probe(), Probe()
-    await backend.attach(session_id, first, "websocket", 0, 1.0)
+    assert (await backend.attach(session_id, first, "websocket", 0, 1.0)).first
     attached = await backend.attach(session_id, second, "sse", 0, 2.0)
-    assert attached.replaced == first.id
+    assert attached.replaced == first.id and not attached.first
     assert first.disconnected is not None and first.disconnected[0] == 4002
     assert second.disconnected is None
     await backend.detach(session_id, first, 3.0)  # too late: no effect

@@ -108,7 +108,7 @@ def test_longpoll_through_a_proxy_that_buffers_event_streams(
     load(page, proxies["buffering"])
     assert start(page, openTimeout=1500) == "longpoll"
     fallbacks = [(e["type"], e.get("reason")) for e in events(page)][:2]
-    assert fallbacks == [("fallback", "websocket closed"), ("fallback", "no hello within 1500 ms")]
+    assert fallbacks == [("fallback", "websocket closed"), ("fallback", "no hello in 1500 ms")]
     assert buffering_proxy.held > held, "the server did send the stream, and the proxy held it"
     opened = events(page)[-1]["ms"]
     assert 1500 <= opened < 1500 + 2000, "the buffered stream was given up after the open timeout"

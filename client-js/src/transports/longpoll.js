@@ -19,7 +19,7 @@ export function longpoll(o) {
   };
   const up = upstream(o, "/longpoll", signal, end);
   (async () => {
-    for (let open = "&open=1"; !signal.aborted; open = "") {
+    for (let open = `&open=1${o.fb}`; !signal.aborted; open = "") {
       const url = `${o.url}/longpoll?sid=${o.sid}&last=${o.last()}${open}`;
       try {
         const frames = await request(o, url, { headers: { "X-Realtime-Token": o.token } }, o.timeout, signal);

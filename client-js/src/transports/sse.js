@@ -24,7 +24,7 @@ export function sse(o) {
   };
   const up = upstream(o, "/sse", abort.signal, end);
   const source = new /** @type {typeof EventSource} */ (o.EventSource)(
-    `${o.url}/sse?sid=${o.sid}&token=${o.token}&last=${o.last()}`,
+    `${o.url}/sse?sid=${o.sid}&token=${o.token}&last=${o.last()}${o.fb}`,
   );
   let streaming = false;
   source.onmessage = (event) => {

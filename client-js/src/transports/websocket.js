@@ -6,7 +6,7 @@
  */
 export function websocket(o) {
   const socket = new /** @type {typeof WebSocket} */ (o.WebSocket)(
-    `${o.url.replace(/^http/, "ws")}/websocket?sid=${o.sid}&token=${o.token}&last=${o.last()}`,
+    `${o.url.replace(/^http/, "ws")}/websocket?sid=${o.sid}&token=${o.token}&last=${o.last()}${o.fb}`,
   );
   socket.binaryType = "arraybuffer";
   socket.onmessage = (event) => o.onframe(event.data);

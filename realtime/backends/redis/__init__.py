@@ -316,7 +316,7 @@ class RedisBackend:
             self._on_transport(session_id, transport)
         if previous is not None and previous is not listener and previous.id == replaced:
             previous.disconnect(CloseCode.TRANSPORT_REPLACED, "a newer connection took over")
-        return Attached(ack=int(result[1]), replaced=replaced)
+        return Attached(ack=int(result[1]), replaced=replaced, first=bool(result[3]))
 
     def _restore(self, session_id: str, listener: Listener, previous: Listener | None) -> None:
         listeners = self.notifier.listeners

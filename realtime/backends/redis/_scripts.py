@@ -174,7 +174,7 @@ for _, k in ipairs({h, key('o', sid), key('i', sid), key('r', sid)}) do
   redis.call('PEXPIRE', k, ttl)
 end
 if f[7] and f[7] ~= node then notify(f[7], 't ' .. sid .. ' ' .. transport) end
-return {'ok', f[4], f[5] or ''}
+return {'ok', f[4], f[5] or '', f[1] == '0' and 1 or 0}
 """
 
 DETACH = """

@@ -1,0 +1,87 @@
+"""Logs and metrics: one line per session open, resume and close; a hook for counters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator, Mapping
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+import realtime.client
+from realtime import RealtimeApp, Session
+from realtime.observe import Observer, _fallback, _logfmt
+from tests.proxy import FaultProxy
+from tests.servers import uvicorn_server
+
+
+def test_fallback_labels_are_checked() -> None:
+    assert _fallback("websocket:open") == ("websocket", "open")
+    assert _fallback("sse:hello") == ("sse", "hello")
+    for junk in (None, "", "websocket", "ftp:open", "sse:whatever", "sse:open:x"):
+        assert _fallback(junk) is None
+
+
+def test_logfmt_quotes_what_needs_it() -> None:
+    assert _logfmt({"a": 1, "b": "two words", "c": None, "d": ""}) == 'a=1 b="two words" d=""'
+
+
+def test_a_failing_metrics_hook_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(event: str, labels: Mapping[str, str]) -> None:
+        raise RuntimeError("the metrics server is down")
+
+    with caplog.at_level(logging.ERROR, logger="realtime.sessions"):
+        Observer(broken).expired("sid")  # type: ignore[arg-type]
+    assert "the metrics hook failed on session.expired" in caplog.text
+
+
+async def echo(session: Session) -> None:
+    async for message in session:
+        await session.send(message)
+
+
+events: list[tuple[str, dict[str, str]]] = []
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    events.clear()
+    app = RealtimeApp(echo, metrics=lambda event, labels: events.append((event, dict(labels))))
+    with uvicorn_server(Starlette(routes=[Mount("/rt", app)], lifespan=app.lifespan)) as url:
+        yield url
+
+
+@pytest.mark.anyio
+async def test_fallback_resume_and_close_are_logged_and_counted(
+    server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="realtime.sessions")
+    async with FaultProxy(int(server.rsplit(":", 1)[1])) as proxy:
+        proxy.reject_websockets = True  # a proxy that drops the upgrade: the client falls back
+        url = f"http://127.0.0.1:{proxy.port}/rt"
+        async with realtime.client.connect(url, backoff_initial=0.02, open_timeout=2) as conn:
+            assert conn.transport == "sse"
+            await conn.send("one")
+            assert await asyncio.wait_for(conn.receive(), 10) == "one"
+            proxy.cut()
+            await conn.send("two")
+            assert await asyncio.wait_for(conn.receive(), 10) == "two"
+            session_id = conn.session_id
+    async with asyncio.timeout(10):
+        while not any(event == "session.closed" for event, _ in events):
+            await asyncio.sleep(0.01)
+    assert events[:2] == [
+        ("session.opened", {"transport": "sse"}),
+        ("transport.fallback", {"transport": "websocket", "to": "sse", "reason": "open"}),
+    ]
+    assert ("session.resumed", {"transport": "sse"}) in events  # after the cut
+    assert events[-1] == ("session.closed", {"transport": "sse", "code": "1000"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "realtime.sessions"]
+    assert lines[0].startswith(f"session opened session_id={session_id} transport=sse")
+    assert lines[0].endswith("fallback=websocket:open")
+    assert any(line.startswith(f"session resumed session_id={session_id}") for line in lines)
+    assert lines[-1] == f'session closed session_id={session_id} transport=sse code=1000 reason=""'
+    closed = [r for r in caplog.records if r.getMessage().startswith("session closed")][-1]
+    assert (closed.session_id, closed.code) == (session_id, 1000)  # type: ignore[attr-defined]
