@@ -112,11 +112,12 @@ class Session:
             raise self._closed
         size = self._app._check_outgoing(data)
         backend = self._app.backend
+        timeout = self._app.send_timeout
         try:
-            await _retrying(
-                lambda: backend.push(self.id, data, size, self._app.send_timeout),
-                self._app.send_timeout,
-            )
+            try:
+                await backend.push(self.id, data, size, timeout)
+            except BackendError:  # a backend outage: retried until send_timeout
+                await _retrying(lambda: backend.push(self.id, data, size, timeout), timeout)
         except BufferFull:
             reason = "the client did not keep up"
             await self._app.backend.close(self.id, CloseCode.BUFFER_OVERFLOW, reason)
@@ -140,7 +141,10 @@ class Session:
             raise self._closed
         backend = self._app.backend
         try:
-            return await _retrying(lambda: backend.receive(self.id), None)
+            try:
+                return await backend.receive(self.id)
+            except BackendError:  # a backend outage: waited out
+                return await _retrying(lambda: backend.receive(self.id), None)
         except UnknownSession:
             raise self._ended(
                 SessionClosed.create(CloseCode.SESSION_EXPIRED, "session expired")

@@ -28,6 +28,7 @@ def test_logfmt_quotes_what_needs_it() -> None:
     assert _logfmt({"a": 1, "b": "two words", "c": None, "d": ""}) == 'a=1 b="two words" d=""'
 
 
+@pytest.mark.expected_errors
 def test_a_failing_metrics_hook_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     def broken(event: str, labels: Mapping[str, str]) -> None:
         raise RuntimeError("the metrics server is down")

@@ -75,6 +75,8 @@ class Pending:
     """Set when the session ended and ``messages`` reaches its last message."""
     ack: int = 0
     """Last client message the handler read: the ack the client is owed."""
+    more: bool = False
+    """Whether messages beyond ``messages`` wait already (the batch was cut by its bounds)."""
 
 
 class Listener(Protocol):

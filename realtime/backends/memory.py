@@ -222,7 +222,7 @@ class MemoryBackend:
     ) -> int:
         entry = self._get(session_id)
         state = entry.state
-        if not await _wait_for(
+        if not (state.closed or state.has_room(size)) and not await _wait_for(
             lambda: state.closed or state.has_room(size), entry.room_signal, timeout
         ):
             raise BufferFull(f"no room for {timeout} s: the client does not acknowledge")
@@ -238,12 +238,11 @@ class MemoryBackend:
     ) -> Pending:
         state = self._get(session_id).state
         messages = state.pending(after, max_count=max_count, max_bytes=max_bytes)
+        reached = messages[-1][0] if messages else after
         close = None
-        if state.closed:
-            last = messages[-1][0] if messages else after
-            if last == state.outbox.last_seq:
-                close = (state.close_code or 1000, state.close_reason)
-        return Pending(messages, close, state.consumed)
+        if state.closed and reached == state.outbox.last_seq:
+            close = (state.close_code or 1000, state.close_reason)
+        return Pending(messages, close, state.consumed, reached < state.outbox.last_seq)
 
     async def ack(self, session_id: SessionId, seq: int) -> None:
         entry = self._get(session_id)

@@ -108,7 +108,7 @@ class WebSocketTransport:
         conn = Connection("websocket")
         self.app._track(conn)
         try:
-            await self._serve(found.id, conn, last, websocket, writer)
+            await self._serve(found.id, conn, last, websocket, receive, writer)
         except OSError:
             pass  # the client went away mid-write
         except BackendError:
@@ -124,6 +124,7 @@ class WebSocketTransport:
         conn: Connection,
         last: int,
         websocket: WebSocket,
+        receive: Receive,
         writer: _Writer,
     ) -> None:
         app = self.app
@@ -144,7 +145,7 @@ class WebSocketTransport:
             received=attached.ack,
         )
         await writer.send_frame(Hello(attached.ack))
-        reader = asyncio.create_task(self._read(session_id, conn, proto, websocket.receive))
+        reader = asyncio.create_task(self._read(session_id, conn, proto, receive))  # raw ASGI
         downstream = asyncio.create_task(pump(app, session_id, conn, proto, last, writer))
         try:
             await asyncio.wait({reader, downstream}, return_when=asyncio.FIRST_COMPLETED)

@@ -153,6 +153,7 @@ async def test_client_closes_with_a_code(server: str, transport: str) -> None:
     assert closed_with[session_id] == (4567, "client says bye")
 
 
+@pytest.mark.expected_errors  # the crash is logged with its traceback
 async def test_handler_crash_closes_with_internal_error(server: str, transport: str) -> None:
     async with connect(server, transport, mount="commands") as conn:
         await conn.send("crash")

@@ -443,12 +443,11 @@ class RedisBackend:
                 budget -= size
             seq = int(entry_id.split(b"-", 1)[0])
             messages.append((seq, _decode(fields[b"k"], fields[b"d"])))
+        reached = messages[-1][0] if messages else after
         close = None
-        if status == b"3":
-            reached = messages[-1][0] if messages else after
-            if reached == int(last_seq):
-                close = (int(code or 1000), _text(reason))
-        return Pending(messages, close, int(consumed))
+        if status == b"3" and reached == int(last_seq):
+            close = (int(code or 1000), _text(reason))
+        return Pending(messages, close, int(consumed), reached < int(last_seq))
 
     @_translating_errors
     async def ack(self, session_id: SessionId, seq: int) -> None:
