@@ -1,12 +1,15 @@
 """``python -m bench``: run every scenario against every system, interleaved, and report.
 
-    python -m bench --quick     # 1 round, fewer sessions: a smoke run (< 2 minutes)
-    python -m bench             # 3 rounds, the documented figures (< 15 minutes)
+    python -m bench --quick          # 1 round, fewer sessions: a smoke run (< 2 minutes)
+    python -m bench                  # 5 rounds, the documented figures (< 15 minutes)
+    python -m bench --only scaleout  # the scale-out scenario alone
 
 The load generator (this process) pins itself to core 1 (as ``taskset -c 1`` would); each
-server runs under ``taskset -c 0``. Results go to ``bench/results/latest.json`` (full) or
-``bench/results/quick.json`` (quick), with a copy per run in ``bench/results/raw/``; a full
-run of everything also rewrites ``docs/benchmarks.md`` and ``docs/img/benchmarks.png``.
+server runs under ``taskset -c 0``, and so do the scale-out's nodes, redis-server and nginx.
+Results go to ``bench/results/latest.json`` (a full run of everything), ``partial.json`` (a
+full-size run of some scenarios or systems) or ``quick.json`` (quick), with a copy per run
+in ``bench/results/raw/``; a full run of everything also rewrites ``docs/benchmarks.md`` and
+the charts in ``docs/img/``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import uvloop
 
 from bench.report import summarize, text_table, write_docs
 from bench.runner import Record, run_rounds
-from bench.scenarios import SCENARIOS
+from bench.scenarios import SCALEOUT, SCENARIOS
 from bench.servers import ROOT
 from bench.settings import FULL, QUICK, Settings
 from bench.systems import SYSTEMS
@@ -46,14 +49,16 @@ PACKAGES = (
     "sse-starlette",
     "python-socketio",
     "python-engineio",
+    "redis",
 )
+REDIS_MEMORY_TIMEOUT = 120.0
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1 round, fewer sessions")
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
-    keys = [s.key for s in SCENARIOS]
+    keys = [s.key for s in SCENARIOS] + [SCALEOUT.key]
     parser.add_argument("--only", help=f"comma-separated scenarios among {','.join(keys)}")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated systems")
     parser.add_argument("--out", type=Path, help="where to write the results JSON")
@@ -61,6 +66,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--open-timeout",
         type=float,
         help="realtime client's wait for a transport's first frame, in seconds (default 10)",
+    )
+    parser.add_argument(
+        "--redis-pool",
+        help="scale-out: the Redis nodes' connection pool, blocking:N (default blocking:100) "
+        "or library (RedisBackend's own client)",
     )
     docs = parser.add_mutually_exclusive_group()
     docs.add_argument("--docs", dest="docs", action="store_true", default=None)
@@ -70,10 +80,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     if unknown := wanted - set(keys):
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     args.scenarios = [s for s in SCENARIOS if s.key in wanted]
+    args.clusters = [SCALEOUT] if SCALEOUT.key in wanted else []
     args.system_list = [s for s in args.systems.split(",") if s]
     if unknown := set(args.system_list) - set(SYSTEMS):
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
-    if "raw" not in args.system_list:
+    if args.scenarios and "raw" not in args.system_list:
         parser.error("raw is the reference of every ratio: keep it in --systems")
     return args
 
@@ -126,8 +137,9 @@ def _meta(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         "command": " ".join(["python -m bench", *sys.argv[1:]]),
         "mode": settings.mode,
         "settings": dataclasses.asdict(settings),
-        "scenarios": [s.key for s in args.scenarios],
+        "scenarios": [s.key for s in [*args.scenarios, *args.clusters]],
         "systems": args.system_list,
+        "deployments": [d.key for c in args.clusters for d in c.deployments],
         "machine": _machine(),
         "versions": _versions(),
         "git": {
@@ -144,6 +156,20 @@ def _raise_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _redis_memory() -> dict[str, str]:
+    """``python -m bench.redis_memory``'s answer (Redis memory per session by state)."""
+    command = [sys.executable, "-m", "bench.redis_memory"]
+    try:
+        done = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=REDIS_MEMORY_TIMEOUT
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip() or f"exit status {done.returncode}")[-500:]}
+    return {"command": "python -m bench.redis_memory", "output": done.stdout.strip()}
+
+
 def _write(path: Path, document: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -156,13 +182,21 @@ def main(argv: list[str] | None = None) -> int:
     settings = (QUICK if args.quick else FULL).with_rounds(args.rounds)
     if args.open_timeout is not None:
         settings = dataclasses.replace(settings, open_timeout=args.open_timeout)
+    if args.redis_pool is not None:
+        settings = dataclasses.replace(settings, redis_pool=args.redis_pool)
     _raise_file_limit()
     server_core, loadgen_core = settings.cores
     if len(os.sched_getaffinity(0) | {server_core, loadgen_core}) < 2 or (os.cpu_count() or 1) < 2:
         print("warning: fewer than 2 cores; server and load generator share one", file=sys.stderr)
     else:
         os.sched_setaffinity(0, {loadgen_core})
-    out = args.out or RESULTS / ("quick.json" if args.quick else "latest.json")
+    everything = (
+        len(args.scenarios) == len(SCENARIOS)
+        and len(args.clusters) == 1
+        and len(args.system_list) == len(SYSTEMS)
+    )
+    default = "quick.json" if args.quick else "latest.json" if everything else "partial.json"
+    out = args.out or RESULTS / default
     document: dict[str, Any] = {"meta": _meta(settings, args), "records": []}
     started = time.perf_counter()
 
@@ -183,14 +217,15 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(run_rounds(settings, args.scenarios, args.system_list, on_record))
+        runner.run(run_rounds(settings, args.scenarios, args.system_list, on_record, args.clusters))
+    if args.clusters:
+        document["redis_memory"] = _redis_memory()
     document["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
     document["summary"] = summarize(document["records"])
     _write(out, document)
     stamp = document["meta"]["date"].replace(":", "").replace("+0000", "Z")
     _write(RESULTS / "raw" / f"{stamp}-{settings.mode}.json", document)
     print(text_table(document))
-    everything = len(args.scenarios) == len(SCENARIOS) and len(args.system_list) == len(SYSTEMS)
     docs = args.docs if args.docs is not None else (everything and not args.quick)
     if docs:
         for path in write_docs(document, out):

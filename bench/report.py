@@ -1,7 +1,9 @@
-"""Results: medians over rounds, the markdown table (with ratios to raw), the chart, the doc.
+"""Results: medians over rounds, the markdown tables (with ratios to raw, and for the
+scale-out to realtime on one node in memory), the charts, the doc.
 
-``python -m bench.report [results.json]`` rewrites docs/benchmarks.md and
-docs/img/benchmarks.png from a results file (default: bench/results/latest.json).
+``python -m bench.report [results.json]`` rewrites docs/benchmarks.md, docs/img/benchmarks.png
+and (when the results have the scale-out) docs/img/scaleout.png from a results file (default:
+bench/results/latest.json).
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.scenarios import SCENARIOS, Metric, Scenario
+from bench.cluster import DEPLOYMENTS
+from bench.scenarios import SCALEOUT, SCENARIOS, Metric, Scenario
+from bench.scenarios.scaleout import CALLS
 from bench.servers import ROOT
 from bench.settings import FULL
 from bench.systems import LABELS, SYSTEMS
 
-__all__ = ["markdown_table", "summarize", "text_table", "write_docs"]
+__all__ = ["markdown_table", "scaleout_table", "summarize", "text_table", "write_docs"]
 
 DOC = ROOT / "docs" / "benchmarks.md"
 CHART = ROOT / "docs" / "img" / "benchmarks.png"
+SCALEOUT_CHART = ROOT / "docs" / "img" / "scaleout.png"
 REFERENCE = "raw"
+DEPLOYMENT_LABELS = {d.key: d.label for d in DEPLOYMENTS}
 SCENARIO_BY_KEY = {s.key: s for s in SCENARIOS}
 NOISY = 0.1
 """Cores used by other processes during a measurement above which its cell is marked."""
@@ -31,6 +37,23 @@ SLOW_RATIO = 2.0
 the doc lists it under "Findings"."""
 
 Summary = dict[str, dict[str, dict[str, Any]]]
+
+
+def _reference(scenario: str) -> str:
+    """What the ratios of ``scenario`` are to: raw, or for the scale-out memory on 1 node."""
+    return SCALEOUT.reference if scenario == SCALEOUT.key else REFERENCE
+
+
+def _label(scenario: str, system: str) -> str:
+    if scenario == SCALEOUT.key:
+        return f"realtime, {DEPLOYMENT_LABELS.get(system, system)}"
+    return LABELS.get(system, system)
+
+
+def _scenario_title(scenario: str) -> str:
+    if scenario == SCALEOUT.key:
+        return SCALEOUT.title
+    return SCENARIO_BY_KEY[scenario].title if scenario in SCENARIO_BY_KEY else scenario
 
 
 def summarize(records: list[dict[str, Any]]) -> Summary:
@@ -57,9 +80,10 @@ def summarize(records: list[dict[str, Any]]) -> Summary:
             entry["server_log"] = logs[0]
         summary[scenario][system] = entry
     for (scenario, system), rounds in grouped.items():
-        reference = {r["round"]: r for r in grouped.get((scenario, REFERENCE), [])}
+        name = _reference(scenario)
+        reference = {r["round"]: r for r in grouped.get((scenario, name), [])}
         entry = summary[scenario][system]
-        if system != REFERENCE and entry["status"] == "ok":
+        if system != name and entry["status"] == "ok":
             entry["ratios"] = _paired_ratios(rounds, reference)
     return dict(summary)
 
@@ -67,8 +91,9 @@ def summarize(records: list[dict[str, Any]]) -> Summary:
 def _paired_ratios(
     rounds: list[dict[str, Any]], reference: dict[int, dict[str, Any]]
 ) -> dict[str, float]:
-    """Per figure, the median over rounds of this system's value ÷ raw's in the same round:
-    paired, so that what drifts between rounds (the machine) cancels out."""
+    """Per figure, the median over rounds of this system's value ÷ the reference's (raw's,
+    or memory on 1 node's) in the same round: paired, so that what drifts between rounds (the
+    machine) cancels out."""
     ratios: dict[str, list[float]] = defaultdict(list)
     for record in rounds:
         floor = reference.get(record["round"])
@@ -127,7 +152,7 @@ def _cell(summary: Summary, scenario: str, system: str, metric: Metric, notes: l
     if entry["status"] == "n/a":
         return "n/a"
     if entry["status"] == "error":
-        note = f"{LABELS[system]}, {SCENARIO_BY_KEY[scenario].title}: {entry['errors'][0]}"
+        note = f"{_label(scenario, system)}, {_scenario_title(scenario)}: {entry['errors'][0]}"
         if note not in notes:
             notes.append(note)
         return f"**error** [{notes.index(note) + 1}]"
@@ -174,8 +199,57 @@ def markdown_table(document: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def text_table(document: dict[str, Any]) -> str:
-    table, notes = markdown_table(document)
-    return "\n".join([table, *(f"[{i}] {note}" for i, note in enumerate(notes, 1))])
+    parts = []
+    if _has_systems(document):
+        table, notes = markdown_table(document)
+        parts += [table, *(f"[{i}] {note}" for i, note in enumerate(notes, 1))]
+    if SCALEOUT.key in document["summary"]:
+        table, notes = scaleout_table(document)
+        parts += [table, *(f"[{i}] {note}" for i, note in enumerate(notes, 1))]
+    return "\n".join(parts)
+
+
+def _has_systems(document: dict[str, Any]) -> bool:
+    """Whether the results have any of the scenarios that compare systems."""
+    return any(scenario.key in document["summary"] for scenario in SCENARIOS)
+
+
+def _deployments(document: dict[str, Any]) -> list[str]:
+    present = document["summary"].get(SCALEOUT.key, {})
+    return [d.key for d in DEPLOYMENTS if d.key in present]
+
+
+def _scaleout_load(settings: dict[str, Any]) -> str:
+    """``"300 WebSocket + 50 SSE + 30 long-polling sessions × 100 broadcasts"``."""
+    counts = settings.get("scaleout_sessions", {})
+    names = {"websocket": "WebSocket", "sse": "SSE", "longpoll": "long-polling"}
+    sessions = " + ".join(f"{n} {names.get(t, t)}" for t, n in counts.items() if n)
+    return f"{sessions} sessions × {settings.get('scaleout_broadcasts')} broadcasts"
+
+
+def _scaleout_title(settings: dict[str, Any]) -> str:
+    return f"{SCALEOUT.title}: {_scaleout_load(settings)}"
+
+
+def scaleout_table(document: dict[str, Any]) -> tuple[str, list[str]]:
+    """The scale-out table (deployments as columns, ratios to memory on 1 node) and its
+    numbered error notes."""
+    summary: Summary = document["summary"]
+    deployments = _deployments(document)
+    header = "| Metric | " + " | ".join(DEPLOYMENT_LABELS[d] for d in deployments) + " |"
+    lines = [header, "|---|" + "---:|" * len(deployments)]
+    notes: list[str] = []
+    for metric in SCALEOUT.metrics:
+        arrow = "↑" if metric.higher_is_better else "↓"
+        cells = []
+        for deployment in deployments:
+            entry = summary[SCALEOUT.key][deployment]
+            if entry["status"] == "ok" and metric.key not in entry["metrics"]:
+                cells.append("n/a")
+            else:
+                cells.append(_cell(summary, SCALEOUT.key, deployment, metric, notes))
+        lines.append(f"| {metric.label} {arrow} | " + " | ".join(cells) + " |")
+    return "\n".join(lines), notes
 
 
 def _ratio(summary: Summary, scenario: str, system: str, other: str, metric: Metric) -> float:
@@ -214,10 +288,18 @@ def _findings(document: dict[str, Any]) -> list[str]:
                 found.append(
                     f"realtime behind {LABELS[other]}, {scenario.title}: {'; '.join(worse)}."
                 )
-    for key, systems in summary.items():
-        for system, entry in systems.items():
+    found += _run_findings(summary, [key for key in summary if key != SCALEOUT.key])
+    return found
+
+
+def _run_findings(summary: Summary, scenarios: list[str]) -> list[str]:
+    """Where the load generator may have been the limit, the machine was noisy, or a
+    server logged something."""
+    found: list[str] = []
+    for key in scenarios:
+        for system, entry in summary.get(key, {}).items():
             figures = entry.get("metrics") or {}
-            where = f"{LABELS[system]}, {SCENARIO_BY_KEY[key].title}"
+            where = f"{_label(key, system)}, {_scenario_title(key)}"
             if figures.get("loadgen_busy", 0) > 0.9:
                 found.append(
                     f"{where}: the load generator was busy {figures['loadgen_busy']:.0%}"
@@ -332,14 +414,7 @@ def _doc(document: dict[str, Any], results: Path) -> str:
     )
     fanout = s["fanout_sessions"]
     commit = meta["git"]["commit"] + (", uncommitted changes" if meta["git"]["dirty"] else "")
-    parts = [
-        "# Benchmarks",
-        "",
-        f"realtime against the floor (bare Starlette endpoints on the same uvicorn) and against "
-        f"python-socketio, on one machine, over loopback. Generated by `{meta['command']}` on "
-        f"{meta['date']} (git {commit}); "
-        f"every figure is in `{_shown(results)}`.",
-        "",
+    results_section = [
         "## Results",
         "",
         f"Median of {s['rounds']} round{'s' if s['rounds'] != 1 else ''}. In parentheses: the "
@@ -362,6 +437,18 @@ def _doc(document: dict[str, Any], results: Path) -> str:
         "",
         *([f"- {f}" for f in findings] or ["- Nothing stood out."]),
         "",
+    ]
+    parts = [
+        "# Benchmarks",
+        "",
+        f"realtime against the floor (bare Starlette endpoints on the same uvicorn) and against "
+        f"python-socketio, and realtime on Redis and on several nodes against realtime in memory, "
+        f"on one machine, over loopback. Generated by `{meta['command']}` on "
+        f"{meta['date']} (git {commit}); "
+        f"every figure is in `{_shown(results)}`.",
+        "",
+        *(results_section if _has_systems(document) else []),
+        *_scaleout_section(document),
         "## How to run",
         "",
         "```sh",
@@ -369,13 +456,18 @@ def _doc(document: dict[str, Any], results: Path) -> str:
         ".venv/bin/python -m bench --quick   # smoke run: 1 round, fewer sessions, < 2 minutes",
         f".venv/bin/python -m bench           # the figures above: {FULL.rounds} rounds, "
         "< 15 minutes",
-        ".venv/bin/python -m bench.report    # redo this page and the chart from latest.json",
+        ".venv/bin/python -m bench.report    # redo this page and the charts from latest.json",
+        ".venv/bin/python -m bench --only scaleout   # the scale-out alone (partial.json)",
         "```",
         "",
-        "Options: `--only echo_ws,fanout_ws` (scenarios), `--systems raw,realtime`, `--rounds N`, "
-        "`--open-timeout SECONDS` (realtime's client fallback wait), `--out FILE`, "
-        "`--docs`/`--no-docs`. A full run of everything rewrites this page; "
-        "`--quick` writes `bench/results/quick.json` only. The exit status is 1 if any "
+        "Options: `--only echo_ws,fanout_ws` (scenarios; `scaleout` is one), "
+        "`--systems raw,realtime`, `--rounds N`, "
+        "`--open-timeout SECONDS` (realtime's client fallback wait), `--redis-pool blocking:N` "
+        "or `library` (the scale-out nodes' Redis connection pool), `--out FILE`, "
+        "`--docs`/`--no-docs`. A full run of everything writes `bench/results/latest.json` and "
+        "rewrites this page; a full-size run of some scenarios writes "
+        "`bench/results/partial.json`, `--quick` writes `bench/results/quick.json`, and "
+        "neither touches this page unless given `--docs`. The exit status is 1 if any "
         "measurement failed. Keep the machine otherwise idle while it runs.",
         "",
         "## Method",
@@ -434,6 +526,9 @@ def _doc(document: dict[str, Any], results: Path) -> str:
         "client: WebSocket refused, then straight to the transport that works, with no "
         f"negotiation and no wait. {s['ttfm_iterations']} attempts per round (1 when SSE is "
         "buffered), after one warm-up attempt; median.",
+        "- **Scale-out.** The fan-out's method, with sessions of every transport at once, on "
+        "realtime only: one node in memory, one node on Redis, three nodes on Redis, behind "
+        "nginx; see [Scale-out](#scale-out).",
         "",
         "## Machine",
         "",
@@ -464,9 +559,127 @@ def _doc(document: dict[str, Any], results: Path) -> str:
         "it is a rough per-session figure, not a precise one.",
         "- The first-message figures measure the client strategy as much as the server: for "
         "realtime with buffered SSE it is essentially the client's open timeout.",
+        "- The scale-out runs every server process on one core (see its section): it "
+        "measures the cost of coordinating through Redis, not how far several machines go.",
         "",
     ]
     return "\n".join(parts)
+
+
+def _scaleout_section(document: dict[str, Any]) -> list[str]:
+    if SCALEOUT.key not in document["summary"]:
+        return []
+    meta = document["meta"]
+    s = meta["settings"]
+    summary = document["summary"][SCALEOUT.key]
+    table, notes = scaleout_table(document)
+    findings = _scaleout_findings(document)
+    three = summary.get("redis-3", {})
+    spread = ""
+    if three.get("status") == "ok" and "handlers_node_min" in three["metrics"]:
+        figures = three["metrics"]
+        spread = (
+            f" On 3 nodes, each node ran between {_number(figures['handlers_node_min'])} and "
+            f"{_number(figures['handlers_node_max'])} of the "
+            f"{_number(figures['sessions'])} sessions' handlers (median over rounds; each "
+            "round's split, and the WebSockets and streams or polls each node held, are in "
+            "the JSON)."
+        )
+    memory = []
+    for key in ("redis-1", "redis-3"):
+        figures = summary.get(key, {}).get("metrics") or {}
+        if "redis_bytes_per_session" in figures:
+            memory.append(
+                f"{_number(figures['redis_bytes_per_session'])} bytes ({DEPLOYMENT_LABELS[key]})"
+            )
+    redis_memory = document.get("redis_memory") or {}
+    if "output" in redis_memory:
+        synthetic = [
+            "`python -m bench.redis_memory` measures the same, by state of a session, on "
+            "synthetic sessions (four request headers, a user) created through the backend "
+            "directly; this run called it:",
+            "",
+            "```",
+            redis_memory["output"],
+            "```",
+        ]
+    else:
+        why = redis_memory.get("error", "not called in this run")
+        synthetic = [f"`python -m bench.redis_memory` (per state of a session): {why}."]
+    pool = s.get("redis_pool", "blocking:100")
+    return [
+        "## Scale-out",
+        "",
+        "realtime alone, on three deployments behind the same nginx (round-robin without "
+        "affinity, the configuration of [Scaling out](how-to/scaling.md)): one node with the "
+        "in-memory backend, one node on Redis, three nodes on one Redis. "
+        f"{_scaleout_load(s)}, all in one room; the broadcasts are published through nginx (so "
+        "on three nodes by each node in turn, reaching the others' sessions through Redis). "
+        f"Median of {s['rounds']} round{'s' if s['rounds'] != 1 else ''}; in parentheses the "
+        "ratio to memory on 1 node, paired within each round as above. n/a: no Redis.",
+        "",
+        table,
+        "",
+        *[f"{i}. {note}" for i, note in enumerate(notes, 1)],
+        *([""] if notes else []),
+        "![Scale-out chart](img/scaleout.png)",
+        "",
+        "**Pinning: what the 3-node column means.** The machine has 2 cores. Every process of "
+        "the server side (the nodes, redis-server, nginx) runs on core 0: the nodes under "
+        "`taskset -c 0`, redis-server and nginx started from a harness thread pinned to core 0 "
+        "so that they, every thread and every worker inherit it (`server_cpus` in the JSON "
+        "lists each process's cores). The load generator runs alone on core 1. Three nodes "
+        "on one core share it with Redis and nginx, so the 3-node column measures what "
+        "coordinating through Redis costs (cross-node publishes, sessions whose requests "
+        "land on different nodes), never a speed-up: here more nodes can only cost more. On "
+        "machines where each node has its own cores, throughput would grow with the nodes "
+        "until redis-server, one thread, is busy: at the redis-server CPU per delivery "
+        "measured here, one Redis core serves at most 10⁶ ÷ that many deliveries per second.",
+        "",
+        "**Figures.** Server CPU per delivery is the CPU time of the nodes and redis-server "
+        "(from `/proc`, 10 ms ticks) over the broadcasts ÷ deliveries; nginx's is apart, the "
+        "same proxy in front of every deployment. How busy the server core was (in the "
+        "findings): the share of the time core 0 spent on all of them (near 1: the server side "
+        "was the limit). The latency "
+        "rows per transport are p99s of those sessions only. HTTP requests: what the clients "
+        "sent meanwhile (SSE acks, polls; not the triggers). Opening the sessions: from the "
+        "first negotiation to the room counting every session.",
+        "",
+        "**Checks.** Every trigger must answer that its broadcast was queued for every "
+        "session (over all nodes); every session must get every broadcast once and in order, "
+        "with no gap in realtime's numbering; every session's handler must run on exactly "
+        "one node, and on 3 nodes every node must run handlers and hold WebSockets. Otherwise "
+        f"the measurement is an error.{spread}",
+        "",
+        f"**Redis connection pool.** The nodes give RedisBackend a client on a redis-py "
+        f"`BlockingConnectionPool` (`{pool}`: a command waits for a free connection for up to "
+        "10 s). RedisBackend's own client (redis-py's default pool, `--redis-pool library`) "
+        "raises `MaxConnectionsError` as soon as a process has 100 commands in flight, which "
+        "a broadcast to a few hundred sessions on one node does: the publish or a poll then "
+        "fails with 500 or 503.",
+        "",
+        "### Redis memory per session",
+        "",
+        "From the same runs: `MEMORY USAGE` summed over the nodes' keys once every session "
+        "has joined the room, less before the sessions opened, ÷ sessions: "
+        f"{' and '.join(memory) or 'no figure'} (the session's hash and room set, and its "
+        "share of the room and index sets; no message is queued then). Connections' buffers "
+        "are not in it: they depend on the nodes' pools, not on the sessions (see the "
+        "findings below).",
+        "",
+        *synthetic,
+        "",
+        "### Findings of the scale-out",
+        "",
+        *([f"- {f}" for f in findings] or ["- Nothing stood out."]),
+        "",
+        "How to read the Redis commands: the publish runs one script (EVALSHA) for the whole "
+        "room, and inside it, per session, HMGET, HSET, XADD and a PUBLISH to the node that "
+        "holds the session's connection. Each read of a session's pending messages by a "
+        "node is MULTI, HMGET, XRANGE, EXEC; each acknowledgement is a script (HMGET, XRANGE, "
+        "XTRIM, HSET, HINCRBY, PUBLISH).",
+        "",
+    ]
 
 
 def _shown(path: Path) -> str:
@@ -477,8 +690,129 @@ def _shown(path: Path) -> str:
 def write_docs(document: dict[str, Any], results: Path) -> list[Path]:
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(_doc(document, results))
-    _chart(document, CHART)
-    return [DOC, CHART]
+    written = [DOC]
+    if _has_systems(document):
+        _chart(document, CHART)
+        written.append(CHART)
+    if SCALEOUT.key in document["summary"]:
+        _scaleout_chart(document, SCALEOUT_CHART)
+        written.append(SCALEOUT_CHART)
+    return written
+
+
+def _scaleout_findings(document: dict[str, Any]) -> list[str]:
+    """Redis against memory, in the figures of this run."""
+    summary = document["summary"].get(SCALEOUT.key, {})
+    found: list[str] = []
+    memory = summary.get(SCALEOUT.reference, {})
+    if memory.get("status") != "ok":
+        return found + _run_findings(document["summary"], [SCALEOUT.key])
+    base = memory["metrics"]
+    for deployment in _deployments(document):
+        entry = summary[deployment]
+        if deployment == SCALEOUT.reference or entry["status"] != "ok":
+            continue
+        figures, ratios = entry["metrics"], entry.get("ratios", {})
+        label = DEPLOYMENT_LABELS[deployment]
+        parts = []
+        if "deliveries_per_s" in ratios:
+            parts.append(f"{1 / ratios['deliveries_per_s']:.1f}× fewer deliveries/s")
+        for key, name in (("p50_ms", "p50"), ("p99_ms", "p99")):
+            if key in ratios:
+                parts.append(
+                    f"{name} {_number(figures[key])} ms against {_number(base[key])} ms "
+                    f"({ratios[key]:.1f}×)"
+                )
+        if "cpu_us_per_delivery" in ratios:
+            parts.append(
+                f"{_number(figures['cpu_us_per_delivery'])} µs of server CPU per delivery "
+                f"against {_number(base['cpu_us_per_delivery'])} µs "
+                f"({ratios['cpu_us_per_delivery']:.1f}×), of which redis-server "
+                f"{_number(figures.get('redis_cpu_us_per_delivery', 0))} µs"
+            )
+        if parts:
+            found.append(f"{label}: {'; '.join(parts)}.")
+        redis_cpu = figures.get("redis_cpu_us_per_delivery")
+        if isinstance(redis_cpu, (int, float)) and redis_cpu > 0:
+            found.append(
+                f"{label}: at {_number(redis_cpu)} µs of redis-server CPU per delivery, one "
+                f"Redis core caps any number of nodes at about {_number(1e6 / redis_cpu)} "
+                f"deliveries/s; one node in memory delivered {_number(base['deliveries_per_s'])}"
+                "/s here, on a core it shared with nginx."
+            )
+        calls = {
+            key.removeprefix(CALLS): value
+            for key, value in figures.items()
+            if key.startswith(CALLS) and isinstance(value, (int, float))
+        }
+        if calls:
+            shown = ", ".join(
+                f"{name} {rate:.2f}"
+                for name, rate in sorted(calls.items(), key=lambda item: -item[1])
+            )
+            found.append(f"{label}: Redis commands per delivery (scripts' included): {shown}.")
+        if "redis_connections" in figures:
+            found.append(
+                f"{label}: the nodes held {_number(figures['redis_connections'])} connections "
+                f"to Redis after the broadcasts ({_number(figures['redis_client_buffers_kib'])} "
+                "KiB of client buffers in Redis)."
+            )
+    busy = [
+        f"{_number(summary[d]['metrics']['server_busy'])} ({DEPLOYMENT_LABELS[d]})"
+        for d in _deployments(document)
+        if summary[d]["status"] == "ok" and "server_busy" in summary[d]["metrics"]
+    ]
+    if busy:
+        found.append(
+            f"Share of the time the server core was busy during the broadcasts: {', '.join(busy)} "
+            "(near 1: the server side, not the load generator, was the limit)."
+        )
+    return found + _run_findings(document["summary"], [SCALEOUT.key])
+
+
+def _scaleout_chart(document: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = document["summary"][SCALEOUT.key]
+    deployments = [d for d in _deployments(document) if summary[d]["status"] == "ok"]
+    labels = [DEPLOYMENT_LABELS[d].replace(", ", "\n") for d in deployments]
+    figures = [summary[d]["metrics"] for d in deployments]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    x = range(len(deployments))
+    axes[0].bar(x, [f["deliveries_per_s"] for f in figures], color="#1f77b4")
+    axes[0].set_title("deliveries/s ↑", fontsize=10)
+    width = 0.38
+    axes[1].bar([i - width / 2 for i in x], [f["p50_ms"] for f in figures], width, label="p50")
+    axes[1].bar([i + width / 2 for i in x], [f["p99_ms"] for f in figures], width, label="p99")
+    axes[1].set_title("delivery latency (ms) ↓", fontsize=10)
+    axes[1].legend(fontsize=8)
+    bottom = [0.0] * len(figures)
+    for key, name, color in (
+        ("node_cpu_us_per_delivery", "nodes", "#1f77b4"),
+        ("redis_cpu_us_per_delivery", "redis-server", "#d62728"),
+        ("nginx_cpu_us_per_delivery", "nginx", "#9e9e9e"),
+    ):
+        values = [float(f.get(key, 0.0)) for f in figures]
+        axes[2].bar(x, values, bottom=bottom, color=color, label=name)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    axes[2].set_title("CPU per delivery (µs) ↓", fontsize=10)
+    axes[2].legend(fontsize=8)
+    for ax in axes:
+        ax.set_xticks(list(x), labels, fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    meta = document["meta"]
+    fig.suptitle(
+        f"{_scaleout_title(meta['settings'])}, behind nginx; median of "
+        f"{meta['settings']['rounds']} round(s); every server process on one core",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main() -> None:

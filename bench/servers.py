@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.loadgen.http import HTTPConnection
 from bench.systems import APPS
 
-__all__ = ["ServerProcess"]
+__all__ = ["ServerProcess", "cpu_seconds", "cpus_allowed"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -25,15 +25,43 @@ STOP_TIMEOUT = 3.0
 LOG_TAIL = 2000
 
 
-class ServerProcess:
-    """``taskset -c <core> python -m bench.serve <app> --fd N`` on a socket bound here."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (every thread)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
-    def __init__(self, system: str, core: int) -> None:
+
+def cpus_allowed(pid: int) -> str:
+    """The cores process ``pid`` may run on, as ``taskset`` lists them."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            return line.split(":", 1)[1].strip()
+    return "?"
+
+
+class ServerProcess:
+    """``taskset -c <core> python -m bench.serve <app> --fd N`` on a socket bound here.
+
+    ``app`` (an import string) defaults to the system's bench app; ``env`` adds to the
+    environment of the child.
+    """
+
+    def __init__(
+        self,
+        system: str,
+        core: int,
+        *,
+        app: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.system = system
-        self.app = APPS[system]
+        self.app = app or APPS[system]
         self.core = core
+        self.env = env
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
+        self._terminated = False
         self._log = tempfile.TemporaryFile()
 
     @property
@@ -53,6 +81,7 @@ class ServerProcess:
                 [*command, self.app, "--fd", str(fd)],
                 pass_fds=(fd,),
                 cwd=ROOT,
+                env={**os.environ, **self.env} if self.env else None,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
@@ -82,9 +111,7 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server process so far."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        return cpu_seconds(self.pid)
 
     def rss_kib(self) -> int:
         """Resident set size (VmRSS) in KiB."""
@@ -94,10 +121,7 @@ class ServerProcess:
         raise RuntimeError("no VmRSS line")
 
     def cpus_allowed(self) -> str:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("Cpus_allowed_list:"):
-                return line.split(":", 1)[1].strip()
-        return "?"
+        return cpus_allowed(self.pid)
 
     def log_tail(self) -> str:
         """The end of what the server printed (warnings, tracebacks), for the report."""
@@ -106,12 +130,19 @@ class ServerProcess:
         self._log.seek(max(0, size - LOG_TAIL))
         return self._log.read().decode("utf-8", "replace").strip()
 
+    def terminate(self) -> None:
+        """Send SIGTERM (once) without waiting: to stop several servers side by side."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None and not self._terminated:
+            self._terminated = True
+            proc.terminate()
+
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after ``STOP_TIMEOUT`` seconds; only our own pid."""
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
-        proc.terminate()
+        self.terminate()
         try:
             proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:

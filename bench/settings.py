@@ -40,6 +40,16 @@ class Settings:
     """Limit for one measurement, server start to stop."""
     cores: tuple[int, int] = field(default=(0, 1))
     """(server core, load generator core)."""
+    scaleout_sessions: dict[str, int] = field(
+        default_factory=lambda: {"websocket": 300, "sse": 50, "longpoll": 30}
+    )
+    """Scale-out: sessions per transport, all in one room, through nginx to the nodes."""
+    scaleout_broadcasts: int = 50
+    """Scale-out: broadcasts measured (after ``broadcast_warmup``), ``broadcast_window`` at
+    most outstanding, as in the fan-out."""
+    redis_pool: str = "blocking:100"
+    """Scale-out: the Redis nodes' connection pool, ``blocking:N`` or ``library``
+    (bench.apps.realtime_redis_app)."""
 
     def with_rounds(self, rounds: int | None) -> Settings:
         return self if rounds is None else replace(self, rounds=rounds)
@@ -55,6 +65,8 @@ FULL = Settings(
     idle_sessions=1000,
     settle=3.0,
     ttfm_iterations=5,
+    scaleout_sessions={"websocket": 300, "sse": 50, "longpoll": 30},
+    scaleout_broadcasts=50,
 )
 
 QUICK = Settings(
@@ -67,4 +79,6 @@ QUICK = Settings(
     idle_sessions=200,
     settle=1.0,
     ttfm_iterations=3,
+    scaleout_sessions={"websocket": 60, "sse": 15, "longpoll": 10},
+    scaleout_broadcasts=30,
 )

@@ -7,11 +7,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from bench.loadgen.http import Counter
-from bench.servers import CLOCK_TICKS, ServerProcess
+from bench.servers import CLOCK_TICKS
 
-__all__ = ["Probe", "Window", "median", "percentile"]
+__all__ = ["CPUSource", "Probe", "Window", "median", "percentile"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -33,6 +34,12 @@ def machine_busy_seconds() -> float:
     """CPU time every process of the machine spent so far (all cores, not idle or iowait)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     return (sum(fields[:8]) - fields[3] - fields[4]) / CLOCK_TICKS
+
+
+class CPUSource(Protocol):
+    """The server side of a measurement: a server process, or a whole cluster."""
+
+    def cpu_seconds(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +79,7 @@ class Window:
 class Probe:
     """Snapshot at start; :meth:`stop` returns the :class:`Window` since then."""
 
-    def __init__(self, server: ServerProcess, counter: Counter) -> None:
+    def __init__(self, server: CPUSource, counter: Counter) -> None:
         self.server = server
         self.counter = counter
         self.wall = time.perf_counter()

@@ -6,17 +6,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 
+from bench.cluster import DEPLOYMENTS, Cluster, Deployment
 from bench.scenarios.common import Result, ScenarioError
 from bench.scenarios.echo import echo
 from bench.scenarios.fanout import fanout
 from bench.scenarios.idle import idle
+from bench.scenarios.scaleout import scaleout
 from bench.scenarios.ttfm import ttfm
 from bench.servers import ServerProcess
 from bench.settings import Settings
 
-__all__ = ["SCENARIOS", "Metric", "Scenario", "ScenarioError"]
+__all__ = ["SCALEOUT", "SCENARIOS", "ClusterScenario", "Metric", "Scenario", "ScenarioError"]
 
 Run = Callable[[str, ServerProcess, Settings], Awaitable[Result]]
+ClusterRun = Callable[[Deployment, Cluster, Settings], Awaitable[Result]]
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,19 @@ class Scenario:
     """The transport whose absence makes a system "n/a" (None: every system runs it)."""
     run: Run
     metrics: tuple[Metric, ...]
+
+
+@dataclass(frozen=True)
+class ClusterScenario:
+    """A scenario that compares deployments of realtime (bench.cluster), not systems."""
+
+    key: str
+    title: str
+    run: ClusterRun
+    metrics: tuple[Metric, ...]
+    deployments: tuple[Deployment, ...]
+    reference: str
+    """The deployment every ratio is to."""
 
 
 P50 = Metric("p50_ms", "p50 latency (ms)", False)
@@ -86,4 +102,22 @@ SCENARIOS = (
         partial(ttfm, buffered=True),
         TTFM,
     ),
+)
+
+SCALEOUT_METRICS = (
+    Metric("deliveries_per_s", "deliveries/s", True),
+    P50,
+    P99,
+    Metric("ws_p99_ms", "p99 latency, WebSocket (ms)", False),
+    Metric("sse_p99_ms", "p99 latency, SSE (ms)", False),
+    Metric("longpoll_p99_ms", "p99 latency, long-polling (ms)", False),
+    Metric("cpu_us_per_delivery", "server CPU per delivery, nodes + redis-server (µs)", False),
+    Metric("redis_cpu_us_per_delivery", "… of which redis-server (µs)", False),
+    Metric("nginx_cpu_us_per_delivery", "nginx CPU per delivery (µs)", False),
+    Metric("http_requests", "HTTP requests", False),
+    Metric("redis_bytes_per_session", "Redis memory per session (bytes)", False),
+    Metric("open_s", "opening the sessions (s)", False),
+)
+SCALEOUT = ClusterScenario(
+    "scaleout", "Scale-out", scaleout, SCALEOUT_METRICS, DEPLOYMENTS, reference="memory-1"
 )

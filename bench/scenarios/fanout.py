@@ -25,7 +25,7 @@ from bench.servers import ServerProcess
 from bench.settings import Settings
 from bench.stats import Probe, percentile
 
-__all__ = ["fanout"]
+__all__ = ["Deliveries", "fanout", "send_broadcasts"]
 
 FILLER = "x" * 40
 
@@ -69,9 +69,16 @@ class Deliveries:
             await self.progress.wait()
 
 
-async def _broadcast(
-    trigger: HTTPConnection, state: Deliveries, start: int, stop: int, window: int
+async def send_broadcasts(
+    trigger: HTTPConnection,
+    state: Deliveries,
+    start: int,
+    stop: int,
+    window: int,
+    queued: int | None = None,
 ) -> None:
+    """Broadcasts ``start`` to ``stop`` (exclusive), at most ``window`` outstanding; return
+    once every session has them all. ``queued``: the count each trigger must answer."""
     for i in range(start, stop):
         if i - state.complete >= window:
             await state.wait_complete(i - window + 1)
@@ -79,6 +86,8 @@ async def _broadcast(
         response = await trigger.request("POST", "/bench/broadcast", body)
         if response.status != 200:
             raise ScenarioError(f"trigger: HTTP {response.status} {response.body[:200]!r}")
+        if queued is not None and response.body != str(queued).encode():
+            raise ScenarioError(f"broadcast {i} queued for {response.body!r}, not {queued}")
     await state.wait_complete(stop)
 
 
@@ -93,9 +102,11 @@ async def fanout(system: str, server: ServerProcess, settings: Settings, transpo
         async with sessions(system, transport, target, count, settings, state.receiver):
             await wait_count(target, count, limit)
             window = settings.broadcast_window
-            await phase(target, _broadcast(trigger, state, 0, warmup, window), limit, "warm-up")
+            await phase(
+                target, send_broadcasts(trigger, state, 0, warmup, window), limit, "warm-up"
+            )
             probe = Probe(server, target.counter)
-            work = _broadcast(trigger, state, warmup, total, window)
+            work = send_broadcasts(trigger, state, warmup, total, window)
             try:
                 await phase(target, work, limit, "the broadcasts")
             except ScenarioError as exc:
