@@ -68,9 +68,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="realtime client's wait for a transport's first frame, in seconds (default 10)",
     )
     parser.add_argument(
-        "--redis-pool",
-        help="scale-out: the Redis nodes' connection pool, blocking:N (default blocking:100) "
-        "or library (RedisBackend's own client)",
+        "--redis-connections",
+        type=int,
+        help="scale-out: each Redis node's RedisBackend(max_connections=N) (default 100)",
     )
     docs = parser.add_mutually_exclusive_group()
     docs.add_argument("--docs", dest="docs", action="store_true", default=None)
@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = (QUICK if args.quick else FULL).with_rounds(args.rounds)
     if args.open_timeout is not None:
         settings = dataclasses.replace(settings, open_timeout=args.open_timeout)
-    if args.redis_pool is not None:
-        settings = dataclasses.replace(settings, redis_pool=args.redis_pool)
+    if args.redis_connections is not None:
+        settings = dataclasses.replace(settings, redis_connections=args.redis_connections)
     _raise_file_limit()
     server_core, loadgen_core = settings.cores
     if len(os.sched_getaffinity(0) | {server_core, loadgen_core}) < 2 or (os.cpu_count() or 1) < 2:

@@ -108,10 +108,10 @@ def _all_threads_cpus(pid: int) -> str:
 class Cluster:
     """Start with :meth:`start` and :meth:`wait_ready`; clients go to ``127.0.0.1:port``."""
 
-    def __init__(self, deployment: Deployment, core: int, redis_pool: str) -> None:
+    def __init__(self, deployment: Deployment, core: int, redis_connections: int) -> None:
         self.deployment = deployment
         self.core = core
-        self.redis_pool = redis_pool
+        self.redis_connections = redis_connections
         self.port = 0
         """nginx's port: the one address of the cluster."""
         self.redis_url = ""
@@ -134,7 +134,7 @@ class Cluster:
             env = {
                 "BENCH_REDIS_URL": url,
                 "BENCH_REDIS_PREFIX": REDIS_PREFIX,
-                "BENCH_REDIS_POOL": self.redis_pool,
+                "BENCH_REDIS_CONNECTIONS": str(self.redis_connections),
             }
         app = REDIS_APP if self.deployment.redis else MEMORY_APP
         for _ in range(self.deployment.nodes):

@@ -462,8 +462,8 @@ def _doc(document: dict[str, Any], results: Path) -> str:
         "",
         "Options: `--only echo_ws,fanout_ws` (scenarios; `scaleout` is one), "
         "`--systems raw,realtime`, `--rounds N`, "
-        "`--open-timeout SECONDS` (realtime's client fallback wait), `--redis-pool blocking:N` "
-        "or `library` (the scale-out nodes' Redis connection pool), `--out FILE`, "
+        "`--open-timeout SECONDS` (realtime's client fallback wait), `--redis-connections N` "
+        "(the scale-out nodes' Redis connection pool), `--out FILE`, "
         "`--docs`/`--no-docs`. A full run of everything writes `bench/results/latest.json` and "
         "rewrites this page; a full-size run of some scenarios writes "
         "`bench/results/partial.json`, `--quick` writes `bench/results/quick.json`, and "
@@ -606,7 +606,7 @@ def _scaleout_section(document: dict[str, Any]) -> list[str]:
     else:
         why = redis_memory.get("error", "not called in this run")
         synthetic = [f"`python -m bench.redis_memory` (per state of a session): {why}."]
-    pool = s.get("redis_pool", "blocking:100")
+    pool = s.get("redis_connections", 100)
     return [
         "## Scale-out",
         "",
@@ -651,12 +651,9 @@ def _scaleout_section(document: dict[str, Any]) -> list[str]:
         "one node, and on 3 nodes every node must run handlers and hold WebSockets. Otherwise "
         f"the measurement is an error.{spread}",
         "",
-        f"**Redis connection pool.** The nodes give RedisBackend a client on a redis-py "
-        f"`BlockingConnectionPool` (`{pool}`: a command waits for a free connection for up to "
-        "10 s). RedisBackend's own client (redis-py's default pool, `--redis-pool library`) "
-        "raises `MaxConnectionsError` as soon as a process has 100 commands in flight, which "
-        "a broadcast to a few hundred sessions on one node does: the publish or a poll then "
-        "fails with 500 or 503.",
+        f"**Redis connection pool.** Each node's RedisBackend opens at most {pool} "
+        "connections (`max_connections`); a command finding them all busy waits for one "
+        "(up to `pool_timeout`, 10 s).",
         "",
         "### Redis memory per session",
         "",

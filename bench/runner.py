@@ -82,7 +82,7 @@ async def measure_cluster(
 ) -> Record:
     """One cluster scenario on one deployment of its own; errors become the record."""
     record: Record = {"scenario": scenario.key, "system": deployment.key, "round": round_}
-    cluster = Cluster(deployment, settings.cores[0], settings.redis_pool)
+    cluster = Cluster(deployment, settings.cores[0], settings.redis_connections)
     return await _measured(
         record, cluster, lambda: scenario.run(deployment, cluster, settings), settings
     )

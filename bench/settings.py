@@ -47,9 +47,8 @@ class Settings:
     scaleout_broadcasts: int = 50
     """Scale-out: broadcasts measured (after ``broadcast_warmup``), ``broadcast_window`` at
     most outstanding, as in the fan-out."""
-    redis_pool: str = "blocking:100"
-    """Scale-out: the Redis nodes' connection pool, ``blocking:N`` or ``library``
-    (bench.apps.realtime_redis_app)."""
+    redis_connections: int = 100
+    """Scale-out: each Redis node's ``RedisBackend(max_connections=...)``."""
 
     def with_rounds(self, rounds: int | None) -> Settings:
         return self if rounds is None else replace(self, rounds=rounds)

@@ -66,8 +66,13 @@ async def chat(session: Session) -> None:
             elif kind == "say" and room is not None:
                 text = clean(message.get("text", ""), MAX_TEXT)
                 if text:
-                    body = {"type": "message", "room": room, "nick": nick, "text": text,
-                            "time": time.time()}
+                    body = {
+                        "type": "message",
+                        "room": room,
+                        "nick": nick,
+                        "text": text,
+                        "time": time.time(),
+                    }
                     await session.hub.publish(room, json.dumps(body))
     finally:
         if room is not None:

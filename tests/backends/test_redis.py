@@ -8,12 +8,13 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
 from realtime.backends.base import SessionInfo
 from realtime.backends.redis import RedisBackend
 from realtime.exceptions import BackendError
 from realtime.types import SessionId
-from tests.backends.test_contract import Probe, eventually
+from tests.backends.test_contract import Probe, eventually, new_session
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -29,6 +30,38 @@ async def nodes(redis_url: str) -> AsyncIterator[tuple[RedisBackend, RedisBacken
     finally:
         await first.stop()
         await second.stop()
+
+
+class Channel:
+    """Records what a node's notification channel carries, from a client of its own."""
+
+    def __init__(self, url: str, backend: RedisBackend) -> None:
+        self._client = Redis.from_url(url)
+        self._name = f"{backend.prefix}:ch:{backend.node}"
+        self.messages: list[str] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Channel:
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self._name)
+
+        async def listen() -> None:
+            async for message in pubsub.listen():
+                self.messages.append(message["data"].decode())
+
+        self._task = asyncio.create_task(listen())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        await self._client.aclose()
+
+    async def settle(self) -> None:
+        """Let notifications published so far arrive: a PING through the same Redis."""
+        await self._client.ping()
+        await asyncio.sleep(0.05)
 
 
 async def session(backend: RedisBackend) -> SessionId:
@@ -107,3 +140,55 @@ async def test_an_unreachable_redis_is_a_backend_error() -> None:
     backend = RedisBackend("redis://127.0.0.1:1/0")  # nothing listens on port 1
     with pytest.raises(BackendError):
         await backend.start()
+
+
+async def test_a_burst_beyond_max_connections_waits_for_a_connection(redis_url: str) -> None:
+    backend = RedisBackend(redis_url, prefix=f"test-{secrets.token_hex(4)}", max_connections=3)
+    await backend.start()  # its notifications hold one of the three
+    try:
+        session_id = await session(backend)
+        snapshots = await asyncio.gather(*(backend.snapshot(session_id) for _ in range(200)))
+        assert all(snapshot is not None for snapshot in snapshots)
+    finally:
+        await backend.stop()
+
+
+async def test_acks_notify_only_a_waiting_sender_which_may_be_on_another_node(
+    redis_url: str, nodes: tuple[RedisBackend, RedisBackend]
+) -> None:
+    a, b = nodes
+    session_id = await new_session(a, max_queue=2)
+    assert await a.claim_handler(session_id) == "start"  # the handler runs on a
+    async with Channel(redis_url, a) as on_a, Channel(redis_url, b) as on_b:
+        await a.push(session_id, "one", 3, 1.0)
+        await a.ack(session_id, 1)  # nobody waits: no notification
+        await a.push(session_id, "two", 3, 1.0)
+        await a.push(session_id, "three", 5, 1.0)  # the window (2) is full now
+        waiting = asyncio.create_task(b.push(session_id, "four", 4, 5.0))
+        async with asyncio.timeout(5):  # until b is recorded as waiting for room
+            while await a.client.hget(f"{a.prefix}:s:{session_id}", "w") != b.node.encode():
+                await asyncio.sleep(0.01)
+        assert not waiting.done()
+        await a.ack(session_id, 2)
+        assert await asyncio.wait_for(waiting, 5) == 4
+        await on_a.settle()
+        await on_b.settle()
+    assert [m for m in on_a.messages if m.startswith("k ")] == []
+    assert on_b.messages == [f"k {session_id}"]
+
+
+async def test_a_room_publish_notifies_each_node_once(
+    redis_url: str, nodes: tuple[RedisBackend, RedisBackend]
+) -> None:
+    a, b = nodes
+    probes = {await session(a): Probe() for _ in range(5)}
+    for session_id, probe in probes.items():
+        await b.attach(session_id, probe, "websocket", 0, 1.0)
+        await a.join(session_id, "lobby")
+    async with Channel(redis_url, b) as on_b:
+        assert await a.publish("lobby", "hello", 5) == 5
+        await eventually(lambda: all(probe.wakes >= 1 for probe in probes.values()))
+        await on_b.settle()
+    assert len(on_b.messages) == 1
+    kind, *sids = on_b.messages[0].split(" ")
+    assert kind == "o" and sorted(sids) == sorted(probes)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 try:
-    from redis.asyncio import Redis
+    from redis.asyncio import BlockingConnectionPool, Redis
     from redis.commands.core import AsyncScript
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -98,7 +98,12 @@ class RedisBackend:
     Args:
         url: Where Redis is, e.g. ``"redis://localhost:6379/0"``.
         prefix: Prefix of every key and channel, to share a Redis between apps.
-        client: A ``redis.asyncio.Redis`` to use instead of connecting to ``url``.
+        client: A ``redis.asyncio.Redis`` to use instead of connecting to ``url`` (the
+            pool settings below then do not apply).
+        max_connections: Connections to Redis this process opens at most. Requests beyond
+            it wait for a free connection (at most ``pool_timeout`` seconds, then the
+            session sees the backend as unavailable), so a burst queues instead of failing.
+        pool_timeout: Seconds a request waits for a free connection.
         node_ttl: Seconds after which a silent process counts as dead.
         key_ttl: Seconds after which the keys of a session that no live process touches are
             deleted by Redis itself: a safety net, normally the reaper deletes them.
@@ -110,11 +115,19 @@ class RedisBackend:
         *,
         prefix: str = "rt",
         client: Redis | None = None,
+        max_connections: int = 100,
+        pool_timeout: float = 10.0,
         node_ttl: float = 3.0,
         key_ttl: float = 3600.0,
     ) -> None:
-        if node_ttl <= 0 or key_ttl <= 0:
-            raise ValueError("node_ttl and key_ttl must be positive")
+        if node_ttl <= 0 or key_ttl <= 0 or pool_timeout <= 0:
+            raise ValueError("node_ttl, key_ttl and pool_timeout must be positive")
+        if max_connections < 2:
+            raise ValueError("max_connections must be at least 2 (one is for notifications)")
+        if client is not None and client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ValueError("RedisBackend needs a client with decode_responses=False")
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
         self.url = url
         self.prefix = prefix
         self.node = secrets.token_hex(6)
@@ -150,7 +163,11 @@ class RedisBackend:
     @_translating_errors
     async def start(self) -> None:
         if self._client is None:
-            self._client = Redis.from_url(self.url, decode_responses=False)
+            # redis-py's default pool raises once its connections are all busy; this one waits.
+            pool = BlockingConnectionPool.from_url(
+                self.url, max_connections=self.max_connections, timeout=self.pool_timeout
+            )
+            self._client = Redis.from_pool(pool)
         self._scripts = {
             name: self.client.register_script(source) for name, source in SCRIPTS.items()
         }
@@ -396,7 +413,7 @@ class RedisBackend:
         try:
             while True:
                 generation = watch.generation if watch is not None else -1
-                seq = int(await self._run("push", session_id, kind, payload, size))
+                seq = int(await self._run("push", session_id, kind, payload, size, self.node))
                 if seq > 0:
                     return seq
                 if seq == -2:

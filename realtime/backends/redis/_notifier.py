@@ -2,8 +2,9 @@
 
 Scripts publish ``<kind> <sid> [<argument>]`` to the channel of the process that holds a
 session's connection (``o`` new messages, ``r`` an ack is owed, ``x <connection id>`` a newer
-connection took over) or its handler (``i`` a message arrived, ``k`` acknowledgements made room,
-``t <transport>`` a connection attached elsewhere), and ``c`` (closed) to both. The
+connection took over) or its handler (``i`` a message arrived, ``t <transport>`` a connection
+attached elsewhere), ``k`` (acknowledgements made room) to a sender waiting for it, and ``c``
+(closed) to all of them. A room's publish sends one ``o <sid> <sid>...`` per process. The
 :class:`Notifier` turns them into wake-ups of local listeners and
 :class:`Watch` objects.
 
@@ -119,17 +120,23 @@ class Notifier:
 
     def _dispatch(self, data: bytes) -> None:
         kind, _, rest = data.decode("utf-8", "replace").partition(" ")
-        session_id, _, connection = rest.partition(" ")
-        if kind in ("o", "r", "c", "x"):
+        if kind == "o":  # new messages, for one or more sessions (a room's publish)
+            for session_id in rest.split(" "):
+                listener = self.listeners.get(session_id)
+                if listener is not None:
+                    listener.wake()
+            return
+        session_id, _, argument = rest.partition(" ")
+        if kind in ("r", "c"):
             listener = self.listeners.get(session_id)
-            if listener is None:
-                pass
-            elif kind != "x":
+            if listener is not None:
                 listener.wake()
-            elif listener.id == connection:
+        if kind == "x":
+            listener = self.listeners.get(session_id)
+            if listener is not None and listener.id == argument:
                 listener.disconnect(CloseCode.TRANSPORT_REPLACED, "a newer connection took over")
-        if kind == "t" and self.on_transport is not None and connection in TRANSPORT_NAMES:
-            self.on_transport(SessionId(session_id), connection)
+        if kind == "t" and self.on_transport is not None and argument in TRANSPORT_NAMES:
+            self.on_transport(SessionId(session_id), argument)
         if kind in ("i", "c"):
             self._bump(self.inbox, session_id)
         if kind in ("k", "c"):

@@ -12,7 +12,8 @@ Keys, for a prefix ``p``::
                              unacked bytes), ir/ic/ib (incoming: received, consumed, inbox
                              bytes), mq/mb (limits, -1 for none), rr/rb/rt/ru (rate limit:
                              rate, burst, tokens, updated), ca (client address), cc/cr
-                             (close), hs/hn (handler state and node)
+                             (close), hs/hn (handler state and node), w (process of a
+                             sender waiting for room in the window)
     p:o:<sid>        stream  unacknowledged outgoing messages; entry id <seq>-0, fields
                              k (t text, b bytes), d (data), z (size)
     p:i:<sid>        stream  received messages the handler has not read; same layout
@@ -26,7 +27,8 @@ Keys, for a prefix ``p``::
     p:nodes          set     live processes; p:node:<id> is each one's heartbeat (with a TTL)
     p:conns:<node>   set     sessions whose connection a process holds
     p:handlers:<node> set    sessions whose handler a process runs
-    p:ch:<node>      channel notifications for a process: "o|r|c|i|k|x|t <sid> [<arg>]"
+    p:ch:<node>      channel notifications for a process: "o <sid> [<sid>...]" or
+                             "r|c|i|k|x|t <sid> [<arg>]"
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ end
 
 local function close_session(sid, code, reason)
   local h = key('s', sid)
-  local f = redis.call('HMGET', h, 'st', 'hn', 'cn')
+  local f = redis.call('HMGET', h, 'st', 'hn', 'cn', 'w')
   if not f[1] or f[1] == '3' then return 0 end
   redis.call('HSET', h, 'st', '3', 'cc', code, 'cr', reason)
   redis.call('ZREM', P .. ':waiting', sid)
@@ -69,27 +71,40 @@ local function close_session(sid, code, reason)
   redis.call('DEL', rooms)
   notify(f[2], 'c ' .. sid)
   if f[3] ~= f[2] then notify(f[3], 'c ' .. sid) end
+  if f[4] and f[4] ~= f[2] and f[4] ~= f[3] then notify(f[4], 'c ' .. sid) end
   return 1
 end
 
--- Queue an outgoing message: its number, 0 when the window is full, -1 closed, -2 unknown.
-local function push(sid, kind, data, size)
+-- Queue an outgoing message: its number, 0 when the window is full, -1 closed, -2 unknown;
+-- and the process holding the session's connection, to notify (unless ``batch`` collects
+-- the notifications, by process). A full window remembers ``waiter``, the process of a
+-- sender that will wait for acknowledgements, so that only then does an ack notify.
+local function push(sid, kind, data, size, waiter, batch)
   local h = key('s', sid)
   local f = redis.call('HMGET', h, 'st', 'os', 'oa', 'ob', 'mq', 'mb', 'cn')
   if not f[1] then return -2 end
   if f[1] == '3' then return -1 end
   local seq, acked, bytes = tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
-  if not has_room(seq - acked, bytes, size, tonumber(f[5]), tonumber(f[6])) then return 0 end
+  if not has_room(seq - acked, bytes, size, tonumber(f[5]), tonumber(f[6])) then
+    if waiter then redis.call('HSET', h, 'w', waiter) end
+    return 0
+  end
   seq = seq + 1
   redis.call('HSET', h, 'os', seq, 'ob', bytes + size)
   redis.call('XADD', key('o', sid), seq .. '-0', 'k', kind, 'd', data, 'z', size)
-  notify(f[7], 'o ' .. sid)
+  if not batch then
+    notify(f[7], 'o ' .. sid)
+  elseif f[7] then
+    local sids = batch[f[7]]
+    if not sids then sids = {}; batch[f[7]] = sids end
+    table.insert(sids, sid)
+  end
   return seq
 end
 
 local function ack(sid, seq)
   local h = key('s', sid)
-  local f = redis.call('HMGET', h, 'oa', 'hn')
+  local f = redis.call('HMGET', h, 'oa', 'w')
   local acked = tonumber(f[1])
   if seq <= acked then return 0 end
   local freed = 0
@@ -99,7 +114,10 @@ local function ack(sid, seq)
   redis.call('XTRIM', key('o', sid), 'MINID', (seq + 1) .. '-0')
   redis.call('HSET', h, 'oa', seq)
   redis.call('HINCRBY', h, 'ob', 0 - freed)  -- not -freed: Lua's -0 is no integer to Redis
-  notify(f[2], 'k ' .. sid)
+  if f[2] then  -- a sender waits for room
+    redis.call('HDEL', h, 'w')
+    notify(f[2], 'k ' .. sid)
+  end
   return seq - acked
 end
 
@@ -198,7 +216,7 @@ return 1
 """
 
 PUSH = """
-return push(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]))
+return push(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6])
 """
 
 OFFER = """
@@ -210,10 +228,10 @@ return seq > 0 and 1 or 0
 
 PUBLISH = """
 local room, exclude = key('room', ARGV[2]), ARGV[6]
-local queued = 0
+local queued, batch = 0, {}
 for _, sid in ipairs(redis.call('SMEMBERS', room)) do
   if sid ~= exclude then
-    local seq = push(sid, ARGV[3], ARGV[4], tonumber(ARGV[5]))
+    local seq = push(sid, ARGV[3], ARGV[4], tonumber(ARGV[5]), nil, batch)
     if seq > 0 then
       queued = queued + 1
     elseif seq == 0 then
@@ -222,6 +240,9 @@ for _, sid in ipairs(redis.call('SMEMBERS', room)) do
       redis.call('SREM', room, sid)
     end
   end
+end
+for node, sids in pairs(batch) do  -- one notification per process, not per session
+  notify(node, 'o ' .. table.concat(sids, ' '))
 end
 return queued
 """
