@@ -24,6 +24,7 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from realtime._routing import FastRouter
 from realtime._static import StaticAsset
 from realtime.backends.base import Backend
 from realtime.backends.memory import MemoryBackend
@@ -214,9 +215,8 @@ class RealtimeApp:
         return Router(routes=routes, lifespan=self._router_lifespan)
 
     def _build_app(self) -> ASGIApp:
-        if not self.cors:
-            return self.router
-        return CORS(self.router, self.origins)
+        app = FastRouter(self.router.routes, self.router)
+        return CORS(app, self.origins) if self.cors else app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan" and not self._started:

@@ -66,7 +66,7 @@ class SessionSnapshot:
     close_reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made once per write, and frozen ones build slowly
 class Pending:
     """Outgoing messages to write, and the close once every message is out."""
 

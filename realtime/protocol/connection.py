@@ -166,9 +166,8 @@ class ConnectionProtocol:
 
     def next_deadline(self) -> float | None:
         """The earliest time at which :meth:`due` or :meth:`is_dead` changes its answer."""
-        deadlines = [
-            t for t in (self._ack_due_at(), self._ping_due_at(), self.dead_at()) if t is not None
-        ]
-        if self._pong_owed:
-            deadlines.append(self.last_received)
-        return min(deadlines) if deadlines else None
+        earliest = self.last_received if self._pong_owed else None
+        for deadline in (self._ack_due_at(), self._ping_due_at(), self.dead_at()):
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest

@@ -6,8 +6,10 @@ must end while the session lives on. Each write is bounded by ``send_timeout`` (
 cancelled past it): a client that stops reading loses its connection (it resumes later),
 never the server's memory.
 
-This loop runs once per message on a busy connection, so it avoids ``asyncio.timeout``
-contexts (costly on this path) in favour of plain timers.
+This loop runs once per message on a busy connection, so it sets no timer per message: one
+watchdog checks the write in progress, and one alarm wakes the loop at the protocol's next
+deadline. Both stay armed while deadlines only move later (as heartbeat deadlines do with
+every frame); a timer that fires early just has the loop look again and re-arm it.
 """
 
 from __future__ import annotations
@@ -61,14 +63,28 @@ async def pump(
     loop = asyncio.get_running_loop()
     backend = app.backend
     event = conn.event
+    send_timeout = app.send_timeout
     me = asyncio.current_task()
     assert me is not None
+    writing_since: float | None = None  # when the write in progress began
+    watchdog: asyncio.TimerHandle | None = None  # ends this task if that write hangs
     alarm: asyncio.TimerHandle | None = None  # sets ``event`` at the next deadline...
-    alarm_at: float | None = None  # ...which is this (uvloop's handles do not say)
+    alarm_at = 0.0  # ...which is this (uvloop's handles do not say)
+
+    def check_write() -> None:
+        nonlocal watchdog
+        watchdog = None
+        if writing_since is None or send_timeout is None:
+            return  # idle: the next write arms the watchdog again
+        late = writing_since + send_timeout
+        if loop.time() >= late:
+            me.cancel()  # a client that stops reading must not hold this task for ever
+        else:
+            watchdog = loop.call_at(late, check_write)
 
     def ring() -> None:
-        # The timer clears itself: uvloop may fire a little before its deadline, and an
-        # alarm kept after firing would never wake this loop again.
+        # Timers clear themselves when they fire: uvloop may fire one a little early, and
+        # a handle kept after firing would never wake this loop again.
         nonlocal alarm
         alarm = None
         event.set()
@@ -93,19 +109,15 @@ async def pump(
             control = proto.due(now)
             messages = pending.messages
             if control or messages:
-                # A client that stops reading must not hold this task for ever.
-                guard = None
-                if app.send_timeout is not None:
-                    guard = loop.call_later(app.send_timeout, me.cancel)
-                try:
-                    if control:
-                        await writer.write_control(control)
-                    if messages:
-                        await writer.write_messages(messages)
-                        cursor = messages[-1][0]
-                finally:
-                    if guard is not None:
-                        guard.cancel()
+                writing_since = now
+                if watchdog is None and send_timeout is not None:
+                    watchdog = loop.call_at(now + send_timeout, check_write)
+                if control:
+                    await writer.write_control(control)
+                if messages:
+                    await writer.write_messages(messages)
+                    cursor = messages[-1][0]
+                writing_since = None
                 proto.sent(len(control) + len(messages), now)
             if pending.close is not None:
                 await writer.end(Close(*pending.close))
@@ -118,13 +130,13 @@ async def pump(
             if pending.more or event.is_set():
                 continue
             deadline = proto.next_deadline()
-            if alarm is not None and alarm_at != deadline:
-                alarm.cancel()
-                alarm = None
-            if alarm is None and deadline is not None:
+            if deadline is not None and (alarm is None or deadline < alarm_at):
+                if alarm is not None:
+                    alarm.cancel()
                 alarm = loop.call_at(deadline, ring)  # a deadline wakes like news does
                 alarm_at = deadline
             await event.wait()
     finally:
-        if alarm is not None:
-            alarm.cancel()
+        for timer in (alarm, watchdog):
+            if timer is not None:
+                timer.cancel()

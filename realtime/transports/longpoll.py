@@ -13,7 +13,6 @@ attaching) answers the older one with a ``r4002`` frame.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -107,17 +106,17 @@ class LongPollTransport:
         return frames
 
     async def _wait(self, conn: Connection, receive: Receive) -> None:
-        """Wait for news, the poll timeout, or the client going away."""
-        waiter = asyncio.create_task(conn.event.wait())
+        """Wait for news, the poll timeout, or the client going away.
+
+        Each of them sets the connection's event: a poll costs one task (the watcher of the
+        client) and one timer.
+        """
+        event = conn.event
         watcher = asyncio.create_task(watch_disconnect(receive))
+        watcher.add_done_callback(lambda _: event.set())
+        timer = asyncio.get_running_loop().call_later(self.app.poll_timeout, event.set)
         try:
-            await asyncio.wait(
-                {waiter, watcher},
-                timeout=self.app.poll_timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await event.wait()
         finally:
-            for task in (waiter, watcher):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            timer.cancel()
+            watcher.cancel()
