@@ -26,7 +26,7 @@ class Settings:
     # SSE case costs a whole open timeout for realtime, so it runs once per round).
     ttfm_iterations: int
     ttfm_buffered_iterations: int = 1
-    open_timeout: float = 10.0
+    open_timeout: float = 5.0
     """The client's wait for a transport's first frame: realtime.client's default."""
     echo_warmup: int = 20
     echo_max_round_trips: int = 200_000

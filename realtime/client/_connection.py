@@ -80,7 +80,7 @@ class Connection:
         transport: TransportName | None = None,
         transports: Sequence[TransportName] = TRANSPORT_NAMES,
         headers: dict[str, str] | None = None,
-        open_timeout: float = 10.0,
+        open_timeout: float = 5.0,
         close_timeout: float = 10.0,
         reconnect: bool = True,
         backoff_initial: float = 0.5,
