@@ -1,15 +1,17 @@
-"""A wake-up signal without memory: ``notify`` wakes whoever waits at that moment.
+"""Wake-ups lighter than ``asyncio.Event``, which holds a deque (a 64-slot block) for life.
 
-Callers check their condition, then wait, with no ``await`` in between; so a notification
-cannot fall between the check and the wait. Unlike ``asyncio.Event`` there is nothing to
-clear, and any number of tasks may wait.
+:class:`Signal` has no memory: ``notify`` wakes whoever waits at that moment. Callers check
+their condition, then wait, with no ``await`` in between; so a notification cannot fall
+between the check and the wait. There is nothing to clear, and any number of tasks may wait.
+
+:class:`Flag` is an event for one waiter at a time, as each transport connection has.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-__all__ = ["Signal", "wait_event"]
+__all__ = ["Flag", "Signal", "wait_event"]
 
 
 class Signal:
@@ -43,6 +45,40 @@ class Signal:
                 waiter.cancel()
             if self._waiters and waiter in self._waiters:
                 self._waiters.remove(waiter)
+
+
+class Flag:
+    """``asyncio.Event``'s set / clear / is_set / wait, for one waiter at a time."""
+
+    __slots__ = ("_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> None:
+        """Return once the flag is set (at once if it is)."""
+        if self._set:
+            return
+        if self._waiter is not None:
+            raise RuntimeError("Flag.wait: another task is already waiting")
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
 
 
 async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:

@@ -36,7 +36,7 @@ from realtime.protocol.frames import CloseCode
 from realtime.protocol.session import Attached
 from realtime.security import CORS, OriginPolicy
 from realtime.session import Session, check_message
-from realtime.transports.base import Connection
+from realtime.transports.base import Connection, query_of
 from realtime.transports.longpoll import LongPollTransport
 from realtime.transports.sse import SSETransport
 from realtime.transports.upstream import UpstreamEndpoint
@@ -328,7 +328,7 @@ class RealtimeApp:
             conn.transport,
             first=attached.first,
             client=request.client.host if request.client else None,
-            fallback=request.query_params.get("fb"),
+            fallback=query_of(request).get("fb"),  # not cached on the request
         )
 
     def _check_outgoing(self, data: Message) -> int:

@@ -49,11 +49,11 @@ class Session:
     __slots__ = (
         "_app",
         "_closed",
+        "_headers",
         "_info",
+        "_query_params",
         "_transport",
-        "headers",
         "id",
-        "query_params",
         "restarted",
         "user",
     )
@@ -62,10 +62,8 @@ class Session:
         self._app = app
         self._info = info
         self.id: SessionId = info.id
-        self.headers = Headers(
-            raw=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in info.headers]
-        )
-        self.query_params = QueryParams(info.query_string)
+        self._headers: Headers | None = None  # built when first read: most handlers never do
+        self._query_params: QueryParams | None = None
         self.user = info.user
         self.restarted = restarted
         """True when this handler runs again for a session whose previous handler stopped
@@ -77,6 +75,21 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session {self.id} transport={self._transport}>"
+
+    @property
+    def headers(self) -> Headers:
+        """Headers of the negotiation request."""
+        if self._headers is None:
+            raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self._info.headers]
+            self._headers = Headers(raw=raw)
+        return self._headers
+
+    @property
+    def query_params(self) -> QueryParams:
+        """Query parameters of the negotiation request."""
+        if self._query_params is None:
+            self._query_params = QueryParams(self._info.query_string)
+        return self._query_params
 
     @property
     def transport(self) -> TransportName | None:

@@ -107,7 +107,10 @@ class ReplayBuffer:
             self._bytes -= entry.size
         self._head += dropped
         self.acked = seq
-        if self._head > 64 and self._head * 2 > len(self._entries):
+        if self._head == len(self._entries):
+            self._entries.clear()  # all acknowledged: keep no message (nor storage) alive
+            self._head = 0
+        elif self._head > 64 and self._head * 2 > len(self._entries):
             del self._entries[: self._head]
             self._head = 0
         return dropped

@@ -17,7 +17,6 @@ one :class:`SessionState` per session; the Redis backend keeps the same fields i
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -61,7 +60,8 @@ class SessionState:
         "close_reason",
         "connection",
         "inbound",
-        "inbox",
+        "_inbox",
+        "_inbox_head",
         "inbox_bytes",
         "last_seen",
         "max_buffer_bytes",
@@ -91,7 +91,10 @@ class SessionState:
         self.transport: TransportName | None = None
         self.outbox = ReplayBuffer(max_count=max_queue, max_bytes=max_buffer_bytes)
         self.inbound = Receiver()
-        self.inbox: deque[tuple[str | bytes, int]] = deque()
+        # The handler's unread messages are _inbox[_inbox_head:]: a list emptied when drained
+        # holds no memory while idle (an empty deque holds a 64-slot block).
+        self._inbox: list[tuple[str | bytes, int]] = []
+        self._inbox_head = 0
         self.inbox_bytes = 0
         self.max_queue = max_queue
         self.max_buffer_bytes = max_buffer_bytes
@@ -169,11 +172,17 @@ class SessionState:
 
     # -- Incoming -------------------------------------------------------------------------
 
+    @property
+    def unread(self) -> int:
+        """How many messages wait in the handler's inbox."""
+        return len(self._inbox) - self._inbox_head
+
     def inbox_has_room(self, size: int) -> bool:
         """Whether the handler's inbox takes a message of ``size`` bytes (one always fits)."""
-        if not self.inbox:
+        unread = self.unread
+        if not unread:
             return True
-        if self.max_queue is not None and len(self.inbox) >= self.max_queue:
+        if self.max_queue is not None and unread >= self.max_queue:
             return False
         return self.max_buffer_bytes is None or self.inbox_bytes + size <= self.max_buffer_bytes
 
@@ -185,7 +194,7 @@ class SessionState:
         unacknowledged messages bound the handler's inbox too, so no reader ever has to stop
         reading (which would hold back the acks queued behind the data).
         """
-        return self.inbound.received - len(self.inbox)
+        return self.inbound.received - self.unread
 
     def deliver(self, seq: int, data: str | bytes, size: int, now: float) -> bool:
         """Take message ``seq`` from the client; return False for a duplicate.
@@ -203,17 +212,26 @@ class SessionState:
         if self.bucket is not None and not self.bucket.take(now):
             raise RateLimited(f"more than {self.bucket.rate:g} messages per second")
         if not self.inbox_has_room(size):
-            raise InboxFull(f"{len(self.inbox)} messages wait for the handler")
+            raise InboxFull(f"{self.unread} messages wait for the handler")
         self.inbound.accept(seq)
-        self.inbox.append((data, size))
+        self._inbox.append((data, size))
         self.inbox_bytes += size
         return True
 
     def take(self) -> str | bytes | None:
         """The oldest message the handler has not read, or None."""
-        if not self.inbox:
+        inbox, head = self._inbox, self._inbox_head
+        if head == len(inbox):
             return None
-        data, size = self.inbox.popleft()
+        data, size = inbox[head]
+        head += 1
+        if head == len(inbox):
+            inbox.clear()  # drained: an idle session holds no list storage
+            head = 0
+        elif head > 64 and head * 2 > len(inbox):
+            del inbox[:head]
+            head = 0
+        self._inbox_head = head
         self.inbox_bytes -= size
         return data
 

@@ -12,10 +12,12 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive
 
+from realtime._signal import Flag
 from realtime.backends.base import SessionInfo
 from realtime.exceptions import BackendError, UnknownSession
 from realtime.protocol.buffer import ReplayGap
@@ -31,6 +33,7 @@ __all__ = [
     "Refusal",
     "find_session",
     "parse_last",
+    "query_of",
     "refuse_resume",
     "watch_disconnect",
 ]
@@ -50,7 +53,7 @@ class Connection:
     def __init__(self, transport: TransportName) -> None:
         self.id = secrets.token_hex(8)
         self.transport: TransportName = transport
-        self.event = asyncio.Event()
+        self.event = Flag()
         self.ended: tuple[int, str] | None = None
 
     def wake(self) -> None:
@@ -96,13 +99,21 @@ DRAINING = Refusal(503, CloseCode.SERVICE_RESTART, "server shutting down: reconn
 BACKEND_UNAVAILABLE = Refusal(503, CloseCode.BACKEND_UNAVAILABLE, "backend unavailable: retry")
 
 
-async def find_session(app: RealtimeApp, conn: HTTPConnection) -> SessionInfo | Refusal:
+def query_of(conn: HTTPConnection) -> QueryParams:
+    """The request's query, parsed here rather than cached on ``conn``: a WebSocket, an event
+    stream or a pending poll keeps its connection object for its whole life."""
+    return QueryParams(conn.scope["query_string"])
+
+
+async def find_session(
+    app: RealtimeApp, conn: HTTPConnection, query: QueryParams
+) -> SessionInfo | Refusal:
     """The session a transport request names, once its Origin and token are checked."""
     if not app.origins.allows(conn):
         return ORIGIN_REFUSED
     if app.draining:
         return DRAINING
-    session_id = conn.query_params.get("sid")
+    session_id = query.get("sid")
     if not session_id:
         return Refusal(400, CloseCode.PROTOCOL_ERROR, "missing 'sid' query parameter")
     try:
@@ -111,7 +122,7 @@ async def find_session(app: RealtimeApp, conn: HTTPConnection) -> SessionInfo | 
         return BACKEND_UNAVAILABLE
     if info is None:
         return UNKNOWN_SESSION
-    token = conn.headers.get(TOKEN_HEADER) or conn.query_params.get("token")
+    token = conn.headers.get(TOKEN_HEADER) or query.get("token")
     if not token_matches(token, info.token_hash):
         return WRONG_TOKEN
     return info

@@ -30,6 +30,7 @@ from realtime.transports.base import (
     detach_quietly,
     find_session,
     parse_last,
+    query_of,
     refuse_resume,
     watch_disconnect,
 )
@@ -58,14 +59,16 @@ class LongPollTransport:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        found = await find_session(self.app, request)
-        last = parse_last(request.query_params.get("last"))
+        query = query_of(request)
+        found = await find_session(self.app, request, query)
+        last = parse_last(query.get("last"))
+        opening = query.get("open") == "1"
+        del query  # not kept while the poll waits
         if isinstance(found, Refusal) or isinstance(last, Refusal):
             refusal = found if isinstance(found, Refusal) else last
             assert isinstance(refusal, Refusal)
             await refusal.response()(scope, receive, send)
             return
-        opening = request.query_params.get("open") == "1"
         conn = Connection("longpoll")
         self.app._track(conn)
         response: Response

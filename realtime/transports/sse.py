@@ -37,6 +37,7 @@ from realtime.transports.base import (
     detach_quietly,
     find_session,
     parse_last,
+    query_of,
     refuse_resume,
     watch_disconnect,
 )
@@ -90,11 +91,13 @@ class SSETransport:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        found = await find_session(self.app, request)
+        query = query_of(request)
+        found = await find_session(self.app, request, query)
         if isinstance(found, Refusal):
             await found.response()(scope, receive, send)
             return
-        last = parse_last(request.headers.get("last-event-id") or request.query_params.get("last"))
+        last = parse_last(request.headers.get("last-event-id") or query.get("last"))
+        del query  # not kept for the life of the stream
         if isinstance(last, Refusal):
             await last.response()(scope, receive, send)
             return

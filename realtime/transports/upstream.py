@@ -38,6 +38,7 @@ from realtime.transports.base import (
     WINDOW_EXCEEDED,
     Refusal,
     find_session,
+    query_of,
     read_body,
 )
 from realtime.transports.longpoll import batch_response
@@ -70,7 +71,7 @@ class UpstreamEndpoint:
         await response(scope, receive, send)
 
     async def _handle(self, request: Request) -> Response:
-        found = await find_session(self.app, request)
+        found = await find_session(self.app, request, query_of(request))
         if isinstance(found, Refusal):
             return found.response()
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -46,6 +46,7 @@ from realtime.transports.base import (
     detach_quietly,
     find_session,
     parse_last,
+    query_of,
     refuse_resume,
 )
 from realtime.types import SessionId
@@ -93,11 +94,13 @@ class WebSocketTransport:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
-        found = await find_session(self.app, websocket)
+        query = query_of(websocket)
+        found = await find_session(self.app, websocket, query)
         if found is ORIGIN_REFUSED:
             await _deny(websocket, found)
             return
-        last = parse_last(websocket.query_params.get("last"))
+        last = parse_last(query.get("last"))
+        del query  # not kept for the life of the connection
         await websocket.accept()
         writer = _Writer(send)
         if isinstance(found, Refusal) or isinstance(last, Refusal):
@@ -147,8 +150,17 @@ class WebSocketTransport:
         await writer.send_frame(Hello(attached.ack))
         reader = asyncio.create_task(self._read(session_id, conn, proto, receive))  # raw ASGI
         downstream = asyncio.create_task(pump(app, session_id, conn, proto, last, writer))
+        # Wait for the first to end (asyncio.wait would do, at a kilobyte per idle connection).
+        first = loop.create_future()
+
+        def ended(_: object) -> None:
+            if not first.done():
+                first.set_result(None)
+
+        reader.add_done_callback(ended)
+        downstream.add_done_callback(ended)
         try:
-            await asyncio.wait({reader, downstream}, return_when=asyncio.FIRST_COMPLETED)
+            await first
             if reader.done() and not reader.cancelled() and reader.result():
                 # The session ended from this side: let the pump write the close.
                 await asyncio.wait({downstream}, timeout=app.send_timeout)

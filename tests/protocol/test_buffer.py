@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from realtime.exceptions import ProtocolError
@@ -90,6 +92,20 @@ def test_storage_is_compacted_as_acks_advance() -> None:
     assert len(buffer) == 1
     assert len(buffer._entries) < 200  # compacted, not grown to 1000
     assert buffer.after(999) == [(1000, (1000).to_bytes(2, "big"))]
+
+
+def test_acknowledged_messages_are_let_go() -> None:
+    buffer = ReplayBuffer()
+    payload = b"x" * 1000  # the buffer's references show in its reference count
+    before = sys.getrefcount(payload)
+    for _ in range(10):
+        buffer.append(payload, len(payload))
+    assert sys.getrefcount(payload) == before + 10
+    buffer.ack(4)
+    buffer.ack(10)
+    assert sys.getrefcount(payload) == before  # nothing kept once all is acknowledged
+    assert buffer.append(b"next", 4) == 11
+    assert buffer.after(10) == [(11, b"next")]
 
 
 def test_start_offset() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from realtime.exceptions import ProtocolError
@@ -108,6 +110,32 @@ def test_inbox_acknowledges_on_consumption_and_drops_duplicates() -> None:
     assert state.take() is None
     assert state.consumed == 2
     assert state.attach("c", "websocket", 0, now=1).ack == 2
+
+
+def test_inbox_keeps_order_through_interleaved_reads_and_lets_read_messages_go() -> None:
+    state = new(max_queue=None)
+    payload = "p" * 1000  # the inbox's references show in its reference count
+    before = sys.getrefcount(payload)
+    taken: list[str | bytes | None] = []
+    seq = 0
+    for burst in (1, 3, 200, 2, 150):  # bursts above and below the compaction threshold
+        for _ in range(burst):
+            seq += 1
+            assert state.deliver(seq, f"{seq}:{payload}", 1, 0.0)
+        for _ in range(burst // 2 + 1):
+            taken.append(state.take())
+    while (message := state.take()) is not None:
+        taken.append(message)
+    assert taken == [f"{i}:{payload}" for i in range(1, seq + 1)]
+    assert (state.consumed, state.inbox_bytes, state.unread) == (seq, 0, 0)
+    del taken, message
+    same = new(max_queue=None)
+    for i in range(1, 101):
+        same.deliver(i, payload, 1, 0.0)
+    assert sys.getrefcount(payload) == before + 100
+    for _ in range(100):
+        same.take()
+    assert sys.getrefcount(payload) == before  # a drained inbox holds no message
 
 
 def test_inbox_refuses_gaps() -> None:
