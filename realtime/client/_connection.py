@@ -214,6 +214,9 @@ class Connection:
             if link.opened.is_set():
                 self._link, self.transport, self._preferred = link, name, name
                 self._running = task
+                # send(), close() and receive() wake the current link; what they did while none
+                # was current (since the hello, this link's writer may already wait) is news.
+                link.wakeup.set()
                 return None
             task.cancel()
             (result,) = await asyncio.gather(task, return_exceptions=True)
