@@ -44,6 +44,7 @@ from realtime.backends.base import (
     SessionInfo,
     SessionSnapshot,
 )
+from realtime.backends.redis._cancellation import raise_if_cancelled
 from realtime.backends.redis._notifier import Notifier
 from realtime.backends.redis._scripts import SCRIPTS
 from realtime.exceptions import BackendError, ProtocolError, SessionClosed, UnknownSession
@@ -66,9 +67,12 @@ def _translating_errors(
 
     async def translated(self: RedisBackend, /, *args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return await method(self, *args, **kwargs)
+            result = await method(self, *args, **kwargs)
         except (RedisError, OSError) as exc:
+            raise_if_cancelled()  # the failure may be a cancellation in disguise
             raise BackendError(f"redis failed: {exc!r}") from exc
+        raise_if_cancelled()  # redis-py may have retried past a cancellation
+        return result
 
     translated.__name__, translated.__doc__ = method.__name__, method.__doc__
     return translated
@@ -212,6 +216,7 @@ class RedisBackend:
                     await self._refresh_keys()
             except (RedisError, OSError):
                 pass  # Redis is away: the notifier and the requests say so
+            raise_if_cancelled()
 
     async def _refresh_keys(self) -> None:
         """Keep the keys of sessions this process serves from expiring by their TTL."""

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from realtime._signal import Signal
 from realtime.backends.base import Listener
+from realtime.backends.redis._cancellation import raise_if_cancelled
 from realtime.protocol.frames import CloseCode
 from realtime.types import TRANSPORT_NAMES, SessionId, TransportName
 
@@ -98,12 +99,14 @@ class Notifier:
             try:
                 await pubsub.subscribe(self.channel)
                 async for message in pubsub.listen():
+                    raise_if_cancelled()
                     if message["type"] == "subscribe":
                         self.subscribed.set()
                         self._wake_everything()  # what was lost while unsubscribed
                     elif message["type"] == "message":
                         self._dispatch(message["data"])
             except (RedisError, OSError) as exc:
+                raise_if_cancelled()
                 self.subscribed.clear()
                 logger.warning("redis notifications lost (%r); resubscribing", exc)
                 await asyncio.sleep(RETRY_DELAY)
