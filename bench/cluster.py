@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.loadgen.http import HTTPConnection
 from bench.servers import ServerProcess, cpu_seconds, cpus_allowed
-from tests.servers import free_port, nginx, redis_server, wait_for_port
+from tests.servers import balancer, free_port, nginx, redis_server, wait_for_port
 
 __all__ = ["DEPLOYMENTS", "Cluster", "Deployment", "NodeHolds"]
 
@@ -34,23 +34,6 @@ REDIS_APP = "bench.apps.realtime_redis_app:app"
 REDIS_PREFIX = "bench"
 WORKER_CONNECTIONS = 8192
 NGINX_LOG_TAIL = 2000
-NGINX_SERVER = """
-  upstream nodes {{
-{upstream}
-  }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://nodes;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header Host $http_host;
-      proxy_buffering off;
-      proxy_read_timeout 60s;
-      proxy_connect_timeout 2s;
-    }}
-  }}"""
 
 
 @dataclass(frozen=True)
@@ -142,8 +125,7 @@ class Cluster:
             self.nodes.append(node)
             node.start()
         self.port = free_port()
-        upstream = "\n".join(f"    server 127.0.0.1:{node.port};" for node in self.nodes)
-        config = NGINX_SERVER.format(upstream=upstream, port=self.port)
+        config = balancer(self.port, [f"127.0.0.1:{node.port}" for node in self.nodes])
         with _on_core(self.core):
             process = self._stack.enter_context(
                 nginx(config, self.directory / "nginx", worker_connections=WORKER_CONNECTIONS)

@@ -131,6 +131,30 @@ def nginx(
             process.stderr.close()
 
 
+def balancer(port: int, upstreams: list[str]) -> str:
+    """The ``upstream`` and ``server`` blocks of a round-robin balancer without affinity, as
+    docs/how-to/scaling.md configures it: ``upstreams`` are ``server`` lines' arguments
+    (``"127.0.0.1:8001"``, with options if any)."""
+    servers = "\n".join(f"    server {upstream};" for upstream in upstreams)
+    return f"""
+  upstream nodes {{
+{servers}
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://nodes;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $http_host;
+      proxy_buffering off;
+      proxy_read_timeout 60s;
+      proxy_connect_timeout 2s;
+    }}
+  }}"""
+
+
 @contextlib.contextmanager
 def redis_server(
     directory: Path, port: int | None = None

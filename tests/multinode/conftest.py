@@ -15,7 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import die_with_parent, free_port, nginx, redis_server, wait_for_port
+from tests.servers import (
+    balancer,
+    die_with_parent,
+    free_port,
+    nginx,
+    redis_server,
+    wait_for_port,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 NODES = 3
@@ -102,27 +109,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             stack.callback(cluster.terminate, index)
         cluster.ensure_all_running()
         port = free_port()
-        upstream = "\n".join(
-            f"    server 127.0.0.1:{node_port} max_fails=1 fail_timeout=1s;"
-            for node_port in cluster.ports
-        )
-        config = f"""
-  upstream nodes {{
-{upstream}
-  }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://nodes;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header Host $http_host;
-      proxy_buffering off;
-      proxy_read_timeout 60s;
-      proxy_connect_timeout 2s;
-    }}
-  }}"""
+        upstreams = [
+            f"127.0.0.1:{node_port} max_fails=1 fail_timeout=1s" for node_port in cluster.ports
+        ]
+        config = balancer(port, upstreams)
         stack.enter_context(nginx(config, cluster.directory / "nginx", worker_connections=4096))
         wait_for_port(port)
         cluster.url = f"http://127.0.0.1:{port}"
