@@ -180,21 +180,42 @@ class Session:
 
         Raises:
             ValueError: ``code`` is not a valid close code.
+            BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
         """
         check_close_code(code)
-        await self._app.backend.close(self.id, int(code), truncate_reason(reason))
+        backend, reason = self._app.backend, truncate_reason(reason)
+        await self._outlasting(lambda: backend.close(self.id, int(code), reason))
 
     async def join(self, room: str) -> None:
-        """Join ``room``: messages published to it reach this session."""
-        await self._app.backend.join(self.id, room)
+        """Join ``room``: messages published to it reach this session.
+
+        Raises:
+            BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
+        """
+        backend = self._app.backend
+        await self._outlasting(lambda: backend.join(self.id, room))
 
     async def leave(self, room: str) -> None:
-        """Leave ``room``."""
-        await self._app.backend.leave(self.id, room)
+        """Leave ``room``.
+
+        Raises:
+            BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
+        """
+        backend = self._app.backend
+        await self._outlasting(lambda: backend.leave(self.id, room))
 
     async def rooms(self) -> set[str]:
-        """The rooms this session is in."""
-        return await self._app.backend.rooms(self.id)
+        """The rooms this session is in.
+
+        Raises:
+            BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
+        """
+        backend = self._app.backend
+        return await self._outlasting(lambda: backend.rooms(self.id))
+
+    async def _outlasting(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run a backend ``operation``, riding out an outage as ``send`` does."""
+        return await _retrying(operation, self._app.send_timeout)
 
 
 async def _retrying(operation: Callable[[], Awaitable[T]], timeout: float | None) -> T:

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from realtime import RealtimeApp, Session
 from realtime.backends.base import SessionInfo
 from realtime.backends.redis import RedisBackend
 from realtime.exceptions import BackendError
 from realtime.types import SessionId
 from tests.backends.test_contract import Probe, eventually, new_session
+from tests.proxy import FaultProxy
+from tests.servers import port_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -192,3 +196,35 @@ async def test_a_room_publish_notifies_each_node_once(
     assert len(on_b.messages) == 1
     kind, *sids = on_b.messages[0].split(" ")
     assert kind == "o" and sorted(sids) == sorted(probes)
+
+
+@pytest.mark.expected_errors  # the reaper logs the outage, as it should
+async def test_a_handler_rides_out_a_short_redis_outage(redis_url: str) -> None:
+    # Session.join, leave, rooms and close wait for a backend that is away for less than
+    # send_timeout, as send and receive do: a handler joining a room just as Redis restarts
+    # must not fail its session with 1011.
+    async def handler(session: Session) -> None:
+        await session.receive()
+
+    async with FaultProxy(port_of(redis_url)) as proxy:
+        backend = RedisBackend(f"redis://127.0.0.1:{proxy.port}", prefix=secrets.token_hex(4))
+        app = RealtimeApp(handler, backend=backend, send_timeout=10)
+        async with app.lifespan():
+            session_id = await new_session(backend)
+            info = await backend.info(session_id)
+            assert info is not None
+            session = Session(app, info)
+            operations: list[Callable[[], Coroutine[Any, Any, None]]] = [
+                lambda: session.join("lobby"),
+                lambda: session.leave("lobby"),
+                lambda: session.join("hall"),
+            ]
+            for operation in operations:
+                proxy.down = True
+                proxy.cut()  # Redis is gone: every connection to it too
+                task = asyncio.create_task(operation())
+                await asyncio.sleep(0.3)
+                assert not task.done()  # waiting for Redis, not failed
+                proxy.down = False
+                await asyncio.wait_for(task, 10)
+            assert await session.rooms() == {"hall"}
