@@ -12,20 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["FastRouter", "route_path"]
 
 
-def route_path(scope: Scope) -> str:
-    """The request's path below where the app is mounted (as Starlette's routing reads it)."""
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if not root_path or not path.startswith(root_path):
-        return path
-    rest = path[len(root_path) :]
-    return rest if rest[:1] in ("", "/") else path
+route_path = get_route_path
+"""The request's path below where the app is mounted: Starlette's own reading, so the table
+and the fallback router always agree."""
 
 
 class FastRouter:
