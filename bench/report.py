@@ -316,6 +316,16 @@ def _run_findings(summary: Summary, scenarios: list[str]) -> list[str]:
     return found
 
 
+def _save(fig: Any, path: Path) -> None:
+    """Write a chart's PNG and free the figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _chart(document: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -391,10 +401,7 @@ def _chart(document: dict[str, Any], path: Path) -> None:
         f"{meta['machine']['cores']} cores (server on one, load generator on the other)",
         fontsize=11,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _doc(document: dict[str, Any], results: Path) -> str:
@@ -806,10 +813,7 @@ def _scaleout_chart(document: dict[str, Any], path: Path) -> None:
         f"{meta['settings']['rounds']} round(s); every server process on one core",
         fontsize=10,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ import random
 from collections.abc import Callable
 from types import TracebackType
 
-__all__ = ["FaultProxy"]
+__all__ = ["FAST_RETRY", "FaultProxy"]
 
 CHUNK = 65536
 
@@ -45,6 +45,16 @@ class _Pair:
             writer.transport.abort()
         for task in self.tasks:
             task.cancel()
+
+
+FAST_RETRY = {
+    "backoff_initial": 0.02,
+    "backoff_max": 0.2,
+    "open_timeout": 2.0,
+    "close_timeout": 1.0,
+}
+"""Options of ``realtime.client.connect`` for a client behind a FaultProxy: it reconnects within
+a fraction of a second of a cut, and gives up a transport after 2 s."""
 
 
 class FaultProxy:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -41,6 +42,13 @@ def die_with_parent() -> None:
     interrupted test run leaves no server behind (Linux ``PR_SET_PDEATHSIG``)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+
+
+def port_of(url: str) -> int:
+    """The port of ``http://127.0.0.1:PORT`` (as :func:`uvicorn_server` yields it)."""
+    port = urlsplit(url).port
+    assert port is not None, url
+    return port
 
 
 def free_port() -> int:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.browser.app import make_app
 from tests.browser.proxy import Proxy
-from tests.servers import free_port, nginx, uvicorn_server, wait_for_port
+from tests.servers import free_port, nginx, port_of, uvicorn_server, wait_for_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -79,12 +78,6 @@ def fast_heartbeats() -> Iterator[str]:
     site, _ = make_app(ping_interval=0.2, ping_timeout=0.2)
     with uvicorn_server(site) as base:
         yield base
-
-
-def port_of(url: str) -> int:
-    port = urlsplit(url).port
-    assert port is not None
-    return port
 
 
 @pytest.fixture(scope="session")

@@ -11,20 +11,10 @@ import pytest
 
 import realtime.client
 from tests.integration.rawclient import negotiate
-from tests.proxy import FaultProxy
+from tests.proxy import FAST_RETRY, FaultProxy
+from tests.servers import port_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
-
-FAST_RETRY = {
-    "backoff_initial": 0.02,
-    "backoff_max": 0.2,
-    "open_timeout": 2.0,
-    "close_timeout": 1.0,
-}
-
-
-def port_of(url: str) -> int:
-    return int(url.rsplit(":", 1)[1])
 
 
 async def close_code(server: str, mount: str, session_id: str, timeout: float = 10) -> object:

@@ -16,21 +16,12 @@ import pytest
 import realtime.client
 from realtime.client import Connection
 from tests.integration.app import verified
-from tests.proxy import FaultProxy
+from tests.proxy import FAST_RETRY, FaultProxy
+from tests.servers import port_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration, pytest.mark.chaos]
 
 SEED = int(os.environ.get("REALTIME_CHAOS_SEED", "0")) or None
-FAST_RETRY = {
-    "backoff_initial": 0.02,
-    "backoff_max": 0.2,
-    "open_timeout": 2.0,
-    "close_timeout": 1.0,
-}
-
-
-def port_of(url: str) -> int:
-    return int(url.rsplit(":", 1)[1])
 
 
 async def exchange(

@@ -11,12 +11,9 @@ import realtime.client
 from realtime import SessionClosedError
 from tests.integration.app import closed_with
 from tests.proxy import FaultProxy
+from tests.servers import port_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
-
-
-def port_of(url: str) -> int:
-    return int(url.rsplit(":", 1)[1])
 
 
 async def wait_until_closed(session_id: str, timeout: float = 10) -> tuple[int, str]:
