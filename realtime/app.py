@@ -203,6 +203,11 @@ class RealtimeApp:
             Route(
                 "/realtime.min.js", StaticAsset("realtime.min.js", script), methods=["GET", "HEAD"]
             ),
+            Route(
+                "/realtime.legacy.min.js",
+                StaticAsset("realtime.legacy.min.js", script),
+                methods=["GET", "HEAD"],
+            ),
         ]
         if "websocket" in self.transports:
             routes.append(WebSocketRoute("/websocket", WebSocketTransport(self)))
