@@ -1,36 +1,48 @@
-"""Exceptions raised by realtime.
+"""Exceptions raised by realtime: one tree, one root.
 
-All of them derive from :class:`RealtimeError`::
+::
 
     RealtimeError
     ├── SessionClosed(code, reason)       send/receive after the session ended
     │   ├── SessionClosedOK               1000 or 1001: ``async for`` simply ends
     │   └── SessionClosedError            any other code
     ├── NegotiationError                  the server refused to open a session (client side)
-    │   └── UnknownSession                resume of an unknown or expired session
+    │   └── UnknownSession                an unknown or expired session (404, 4000)
     ├── ProtocolError                     the peer broke the wire protocol
-    ├── PayloadTooBig                     a message over ``max_message_size``
+    │   └── PayloadTooBig                 a message over ``max_message_size``
+    ├── WindowExceeded                    a bound on what one session holds was reached
+    │   ├── BufferFull                    outgoing: the client acknowledges too slowly
+    │   ├── InboxFull                     incoming: the client sent past its window
+    │   └── RateLimited                   incoming: the client sent past its rate limit
+    ├── ReplayGap                         messages asked for were already dropped
     ├── InvalidState (also RuntimeError)  local misuse, e.g. send() on a closed client
     └── BackendError                      the backend failed (e.g. Redis unreachable)
 
-Bad input from a peer never escapes the protocol core as an exception: the core turns
-:class:`ProtocolError` and :class:`PayloadTooBig` into a close code. They are public so
-that clients and tests can name them.
+Bad input from a peer never escapes to the application as an exception: the server turns
+each of these into a close code (one table does it: :mod:`realtime.server.engine`). They are
+public so that backends, clients and tests can name them.
 """
 
 from __future__ import annotations
 
+from realtime.protocol.codes import CloseCode
+
 __all__ = [
     "BackendError",
+    "BufferFull",
+    "InboxFull",
     "InvalidState",
     "NegotiationError",
     "PayloadTooBig",
     "ProtocolError",
+    "RateLimited",
     "RealtimeError",
+    "ReplayGap",
     "SessionClosed",
     "SessionClosedError",
     "SessionClosedOK",
     "UnknownSession",
+    "WindowExceeded",
 ]
 
 
@@ -53,7 +65,7 @@ class SessionClosed(RealtimeError):
     @staticmethod
     def create(code: int, reason: str = "") -> SessionClosed:
         """Return :class:`SessionClosedOK` for 1000/1001, :class:`SessionClosedError` otherwise."""
-        if code in (1000, 1001):
+        if code in (CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY):
             return SessionClosedOK(code, reason)
         return SessionClosedError(code, reason)
 
@@ -87,11 +99,14 @@ class NegotiationError(RealtimeError):
 class UnknownSession(NegotiationError):
     """The session is unknown or has expired; a client must start a new one."""
 
+    def __init__(self, message: str = "unknown or expired session") -> None:
+        super().__init__(message, status=404, code=CloseCode.SESSION_EXPIRED)
+
 
 class ProtocolError(RealtimeError):
     """The peer broke the wire protocol. ``code`` is the close code that answers it."""
 
-    def __init__(self, message: str, code: int = 1002) -> None:
+    def __init__(self, message: str, code: int = CloseCode.PROTOCOL_ERROR) -> None:
         super().__init__(message)
         self.code = code
 
@@ -100,7 +115,32 @@ class PayloadTooBig(ProtocolError):
     """A message is larger than ``max_message_size``."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, 1009)
+        super().__init__(message, CloseCode.MESSAGE_TOO_BIG)
+
+
+class WindowExceeded(RealtimeError):
+    """A bound on what one session may hold or take was reached."""
+
+
+class BufferFull(WindowExceeded):
+    """The replay buffer holds as many unacknowledged messages (or bytes) as allowed."""
+
+
+class InboxFull(WindowExceeded):
+    """The client sent more unacknowledged messages than its window allows."""
+
+
+class RateLimited(WindowExceeded):
+    """The client sent messages faster than its session's rate limit."""
+
+
+class ReplayGap(RealtimeError):
+    """The messages a peer asks for were already dropped from the buffer."""
+
+    def __init__(self, requested: int, first_available: int) -> None:
+        super().__init__(f"cannot replay after {requested}: the buffer starts at {first_available}")
+        self.requested = requested
+        self.first_available = first_available
 
 
 class InvalidState(RealtimeError, RuntimeError):

@@ -8,7 +8,7 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from realtime import RealtimeApp, Session
-from realtime._routing import route_path
+from realtime.server.routing import route_path
 
 
 async def handler(session: Session) -> None:

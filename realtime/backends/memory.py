@@ -19,8 +19,7 @@ from realtime.backends.base import (
     SessionInfo,
     SessionSnapshot,
 )
-from realtime.exceptions import SessionClosed, UnknownSession
-from realtime.protocol.buffer import BufferFull
+from realtime.exceptions import BufferFull, SessionClosed, UnknownSession
 from realtime.protocol.frames import CloseCode
 from realtime.protocol.session import Attached, SessionState
 from realtime.types import SessionId, TransportName
@@ -96,7 +95,7 @@ class MemoryBackend:
         try:
             return self._sessions[session_id]
         except KeyError:
-            raise UnknownSession("unknown or expired session", status=404, code=4000) from None
+            raise UnknownSession() from None
 
     # -- Sessions -------------------------------------------------------------------------
 

@@ -14,6 +14,6 @@ WebSocket to SSE to long-polling when a transport does not deliver, reconnects w
 exponential backoff and resumes the session, so every message arrives once and in order.
 """
 
-from realtime.client._connection import Connection, backoff_delay, connect
+from realtime.client.connection import Connection, backoff_delay, connect
 
 __all__ = ["Connection", "backoff_delay", "connect"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from realtime.exceptions import ProtocolError
+from realtime.protocol.codes import CloseCode
 
 __all__ = ["decode_batch", "encode_batch"]
 
@@ -31,7 +32,7 @@ def decode_batch(body: bytes, *, max_frames: int | None = None) -> list[str]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError("batch is not valid UTF-8", 1007) from None
+        raise ProtocolError("batch is not valid UTF-8", CloseCode.INVALID_DATA) from None
     try:
         frames = json.loads(text)
     except RecursionError:
@@ -42,6 +43,7 @@ def decode_batch(body: bytes, *, max_frames: int | None = None) -> list[str]:
         raise ProtocolError("a batch must be a JSON array of frame strings")
     if max_frames is not None and len(frames) > max_frames:
         raise ProtocolError(
-            f"batch of {len(frames)} frames exceeds the limit of {max_frames}", 1008
+            f"batch of {len(frames)} frames exceeds the limit of {max_frames}",
+            CloseCode.POLICY_VIOLATION,
         )
     return frames

@@ -15,22 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from realtime.exceptions import ProtocolError
+from realtime.exceptions import BufferFull, ProtocolError, ReplayGap
 
-__all__ = ["BufferFull", "Receiver", "ReplayBuffer", "ReplayGap"]
-
-
-class BufferFull(Exception):
-    """The replay buffer holds as many unacknowledged messages (or bytes) as allowed."""
-
-
-class ReplayGap(Exception):
-    """The messages a peer asks for were already dropped from the buffer."""
-
-    def __init__(self, requested: int, first_available: int) -> None:
-        super().__init__(f"cannot replay after {requested}: the buffer starts at {first_available}")
-        self.requested = requested
-        self.first_available = first_available
+__all__ = ["Receiver", "ReplayBuffer"]
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from realtime.exceptions import ProtocolError
+from realtime.protocol.codes import CloseCode
 from realtime.protocol.frames import (
     Ack,
     Frame,
@@ -28,7 +29,7 @@ from realtime.protocol.frames import (
     decode_frame,
 )
 
-__all__ = ["ConnectionProtocol", "Violation"]
+__all__ = ["ConnectionProtocol", "Violation", "ack_batch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,13 @@ class Violation:
 
 
 _SERVER_ONLY = (Hello, Reconnect)
+
+
+def ack_batch(max_queue: int | None) -> int:
+    """How many messages a receiver takes before it acks without waiting for ``ack_delay``:
+    a quarter of the sender's window (``max_queue``; 1024 when unbounded), at least one.
+    Acking well before the window fills keeps a fast sender from ever waiting for room."""
+    return max(1, (max_queue or 1024) // 4)
 
 
 class ConnectionProtocol:
@@ -97,7 +105,10 @@ class ConnectionProtocol:
         except ProtocolError as exc:
             return Violation(exc.code, str(exc))
         if self.is_server and isinstance(frame, _SERVER_ONLY):
-            return Violation(1002, f"a client may not send {type(frame).__name__.lower()} frames")
+            return Violation(
+                CloseCode.PROTOCOL_ERROR,
+                f"a client may not send {type(frame).__name__.lower()} frames",
+            )
         if isinstance(frame, Ping):
             self._pong_owed = True
         return frame

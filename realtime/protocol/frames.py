@@ -25,10 +25,15 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from enum import IntEnum
-from typing import Literal
 
 from realtime.exceptions import PayloadTooBig, ProtocolError
+from realtime.protocol.codes import (
+    CLOSE_CODE_EXPLANATIONS,
+    RECONNECT_POLICY,
+    CloseCode,
+    ReconnectPolicy,
+    reconnect_policy,
+)
 
 __all__ = [
     "CLOSE_CODE_EXPLANATIONS",
@@ -47,7 +52,10 @@ __all__ = [
     "Reconnect",
     "ReconnectPolicy",
     "check_close_code",
+    "check_message",
     "decode_frame",
+    "decode_last",
+    "encode_ack",
     "encode_binary_data",
     "encode_data",
     "encode_frame",
@@ -65,80 +73,6 @@ MAX_REASON_BYTES = 123
 """A close reason is cut to 123 UTF-8 bytes, the most a WebSocket close frame can carry."""
 
 _MAX_SEQ_DIGITS = len(str(MAX_SEQ))
-
-
-class CloseCode(IntEnum):
-    """Close codes, the same numbers on every transport.
-
-    RFC 6455 values where the meaning matches; the library's own codes use 4000-4099 of the
-    private range (4000-4999). Applications may close with 1000, 3000-3999 and 4100-4999.
-    """
-
-    NORMAL_CLOSURE = 1000
-    GOING_AWAY = 1001
-    PROTOCOL_ERROR = 1002
-    UNSUPPORTED_DATA = 1003
-    INVALID_DATA = 1007
-    POLICY_VIOLATION = 1008
-    MESSAGE_TOO_BIG = 1009
-    INTERNAL_ERROR = 1011
-    SERVICE_RESTART = 1012
-    TRY_AGAIN_LATER = 1013
-    SESSION_EXPIRED = 4000
-    PING_TIMEOUT = 4001
-    TRANSPORT_REPLACED = 4002
-    FORBIDDEN = 4003
-    REPLAY_GAP = 4004
-    BUFFER_OVERFLOW = 4005
-    RATE_LIMITED = 4006
-    UNAUTHORIZED = 4007
-    BACKEND_UNAVAILABLE = 4008
-    HANDLER_LOST = 4009
-
-
-CLOSE_CODE_EXPLANATIONS: dict[int, str] = {
-    CloseCode.NORMAL_CLOSURE: "normal closure",
-    CloseCode.GOING_AWAY: "going away",
-    CloseCode.PROTOCOL_ERROR: "protocol error",
-    CloseCode.UNSUPPORTED_DATA: "unsupported data",
-    CloseCode.INVALID_DATA: "invalid data",
-    CloseCode.POLICY_VIOLATION: "policy violation",
-    CloseCode.MESSAGE_TOO_BIG: "message too big",
-    CloseCode.INTERNAL_ERROR: "internal error",
-    CloseCode.SERVICE_RESTART: "service restart: reconnect and resume",
-    CloseCode.TRY_AGAIN_LATER: "try again later",
-    CloseCode.SESSION_EXPIRED: "unknown or expired session",
-    CloseCode.PING_TIMEOUT: "heartbeat timeout: reconnect and resume",
-    CloseCode.TRANSPORT_REPLACED: "a newer connection took over the session",
-    CloseCode.FORBIDDEN: "wrong token for this session",
-    CloseCode.REPLAY_GAP: "missed messages can no longer be replayed",
-    CloseCode.BUFFER_OVERFLOW: "too many unacknowledged messages (slow consumer)",
-    CloseCode.RATE_LIMITED: "message rate limit exceeded",
-    CloseCode.UNAUTHORIZED: "authentication refused",
-    CloseCode.BACKEND_UNAVAILABLE: "backend unavailable: reconnect and resume",
-    CloseCode.HANDLER_LOST: "the session's handler was lost",
-}
-
-ReconnectPolicy = Literal["resume", "new", "stop"]
-"""What a client does after a close: resume the same session, start a new one and tell the
-application (never a silent gap), or stop for good."""
-
-RECONNECT_POLICY: dict[int, ReconnectPolicy] = {
-    1006: "resume",  # no close frame: the connection dropped
-    CloseCode.SERVICE_RESTART: "resume",
-    CloseCode.TRY_AGAIN_LATER: "resume",
-    CloseCode.PING_TIMEOUT: "resume",
-    CloseCode.BACKEND_UNAVAILABLE: "resume",
-    CloseCode.SESSION_EXPIRED: "new",
-    CloseCode.REPLAY_GAP: "new",
-    CloseCode.BUFFER_OVERFLOW: "new",
-    CloseCode.HANDLER_LOST: "new",
-}
-
-
-def reconnect_policy(code: int) -> ReconnectPolicy:
-    """Return what a client does after ``code``; every code not listed stops."""
-    return RECONNECT_POLICY.get(code, "stop")
 
 
 _SENDABLE_RFC_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013})
@@ -235,12 +169,17 @@ def encode_binary_data(seq: int, data: bytes) -> bytes:
     return b"b%d:%b" % (seq, data)
 
 
+def encode_ack(seq: int) -> str:
+    """Encode the ack of every message up to ``seq``."""
+    return f"a{seq}"
+
+
 def encode_frame(frame: Frame) -> str:
     """Encode any frame in text form."""
     if isinstance(frame, Data):
         return encode_data(frame.seq, frame.data)
     if isinstance(frame, Ack):
-        return f"a{frame.seq}"
+        return encode_ack(frame.seq)
     if isinstance(frame, Ping):
         return "p"
     if isinstance(frame, Pong):
@@ -265,6 +204,20 @@ def message_size(data: str | bytes) -> int:
         return len(data.encode("utf-8"))
     except UnicodeEncodeError as exc:
         raise ValueError("text is not valid Unicode (lone surrogate)") from exc
+
+
+def check_message(data: object, max_size: int | None) -> int:
+    """Return the size of a message about to be sent; raise ``TypeError`` (neither str nor
+    bytes, or text with a lone surrogate) or ``PayloadTooBig`` (over ``max_size``)."""
+    if not isinstance(data, (str, bytes)):
+        raise TypeError(f"a message is str or bytes, not {type(data).__name__}")
+    try:
+        size = message_size(data)
+    except ValueError as exc:
+        raise TypeError(str(exc)) from None
+    if max_size is not None and size > max_size:
+        raise PayloadTooBig(f"message of {size} bytes exceeds max_message_size={max_size}")
+    return size
 
 
 def _parse_seq(text: str) -> int:
@@ -295,7 +248,7 @@ def _decode_text_data(raw: str, max_size: int | None) -> Data:
     try:
         size = message_size(body)
     except ValueError as exc:
-        raise ProtocolError(str(exc), 1007) from None
+        raise ProtocolError(str(exc), CloseCode.INVALID_DATA) from None
     _check_size(size, max_size)
     return Data(seq, body)
 
@@ -307,7 +260,7 @@ def _decode_base64_data(raw: str, max_size: int | None) -> Data:
     try:
         payload = base64.b64decode(body.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise ProtocolError("invalid base64 in binary frame", 1007) from None
+        raise ProtocolError("invalid base64 in binary frame", CloseCode.INVALID_DATA) from None
     return Data(seq, payload)
 
 
@@ -372,3 +325,16 @@ def _decode_binary(raw: bytes, max_size: int | None) -> Data:
         raise ProtocolError("bad sequence number in binary frame") from None
     _check_size(len(raw) - colon - 1, max_size)
     return Data(seq, raw[colon + 1 :])
+
+
+def decode_last(value: str | None) -> int:
+    """Parse the ``last`` a client resumes after (the last message it received); absent or
+    empty means 0. Raises ``ProtocolError``."""
+    if value is None or value == "":
+        return 0
+    if len(value) > _MAX_SEQ_DIGITS or not (value.isascii() and value.isdigit()):
+        raise ProtocolError(f"bad 'last' value {value[:20]!r}")
+    last = int(value)
+    if last > MAX_SEQ:
+        raise ProtocolError(f"bad 'last' value {value[:20]!r}")
+    return last

@@ -6,11 +6,7 @@ an argument. The Redis backend runs the same arithmetic in Lua on fields of the 
 
 from __future__ import annotations
 
-__all__ = ["RateLimited", "TokenBucket"]
-
-
-class RateLimited(Exception):
-    """A client sent messages faster than its session's rate limit."""
+__all__ = ["TokenBucket"]
 
 
 class TokenBucket:

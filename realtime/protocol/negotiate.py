@@ -1,10 +1,14 @@
-"""The negotiation answer: what ``POST <mount>/negotiate`` returns, to and from JSON.
+"""Negotiation: the request a client POSTs to ``<mount>/negotiate`` and the answer it gets.
 
-Durations travel in milliseconds, sizes in bytes; ``null`` means "no limit"/"disabled".
+The request body is optional; when present it is a JSON object ``{"v": 1, "transports":
+[...]}``: the protocol version the client speaks and the transports it can use. In the
+answer, durations travel in milliseconds, sizes in bytes; ``null`` means "no limit"/"disabled".
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -12,7 +16,38 @@ from realtime.exceptions import ProtocolError
 from realtime.protocol.frames import PROTOCOL_VERSION
 from realtime.types import TRANSPORT_NAMES, TransportName
 
-__all__ = ["Negotiated"]
+__all__ = ["Negotiated", "decode_request", "encode_request"]
+
+
+def encode_request(transports: Sequence[str]) -> dict[str, Any]:
+    """The negotiation request of a client that can use ``transports``."""
+    return {"v": PROTOCOL_VERSION, "transports": list(transports)}
+
+
+def decode_request(body: bytes) -> frozenset[str] | None:
+    """The transports a negotiation request asks for (None: any). An empty body asks for any.
+
+    Raises:
+        ProtocolError: the body is not a JSON object, names another protocol version, or its
+            ``transports`` is not a list of names.
+    """
+    if not body.strip():
+        return None
+    try:
+        fields = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ProtocolError("negotiation body is not JSON") from None
+    if not isinstance(fields, dict):
+        raise ProtocolError("negotiation body is not a JSON object")
+    version = fields.get("v", PROTOCOL_VERSION)
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(f"unsupported protocol version {version!r}")
+    transports = fields.get("transports")
+    if transports is None:
+        return None
+    if not isinstance(transports, list) or not all(isinstance(t, str) for t in transports):
+        raise ProtocolError("'transports' must be a list of names")
+    return frozenset(transports)
 
 
 def _ms(seconds: float | None) -> int | None:

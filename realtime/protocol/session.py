@@ -20,11 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from realtime.protocol.buffer import Receiver, ReplayBuffer, ReplayGap
-from realtime.protocol.limits import RateLimited, TokenBucket
+from realtime.exceptions import InboxFull, RateLimited, ReplayGap
+from realtime.protocol.buffer import Receiver, ReplayBuffer
+from realtime.protocol.limits import TokenBucket
 from realtime.types import TransportName
 
-__all__ = ["Attached", "InboxFull", "SessionState", "SessionStatus"]
+__all__ = ["Attached", "SessionState", "SessionStatus"]
 
 
 class SessionStatus(IntEnum):
@@ -32,10 +33,6 @@ class SessionStatus(IntEnum):
     ATTACHED = 1
     DETACHED = 2
     CLOSED = 3
-
-
-class InboxFull(Exception):
-    """The client sent more unacknowledged messages than its window allows."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
+from realtime.protocol.frames import encode_data
+
 __all__ = [
     "PRELUDE_PADDING",
     "SSEEvent",
     "SSEParser",
     "encode_comment",
+    "encode_data_event",
     "encode_event",
     "encode_retry",
     "frame_from_event_data",
@@ -39,6 +42,14 @@ def encode_event(frame: str, event_id: int | None = None) -> bytes:
     else:
         body = f"data: {frame}\n"
     return f"{head}{body}\n".encode()
+
+
+def encode_data_event(seq: int, data: str | bytes) -> bytes:
+    """Encode data frame ``seq`` as an event whose id is ``seq`` (what :func:`encode_event`
+    makes of it, with a shortcut for the common one-line text message)."""
+    if isinstance(data, str) and "\n" not in data and "\r" not in data:
+        return f"id: {seq}\ndata: {encode_data(seq, data)}\n\n".encode()
+    return encode_event(encode_data(seq, data), seq)
 
 
 def encode_comment(text: str = "") -> bytes:

@@ -17,34 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from realtime.exceptions import BackendError, ProtocolError, UnknownSession
-from realtime.protocol.buffer import ReplayGap
-from realtime.protocol.connection import ConnectionProtocol
-from realtime.protocol.frames import Close, Frame, Hello, Reconnect, encode_data, encode_frame
-from realtime.protocol.session import SessionStatus
-from realtime.protocol.sse import PRELUDE_PADDING, encode_comment, encode_event, encode_retry
-from realtime.transports._pump import pump
-from realtime.transports.base import (
-    BACKEND_UNAVAILABLE,
-    Connection,
-    Refusal,
-    detach_quietly,
-    find_session,
-    parse_last,
-    query_of,
-    refuse_resume,
-    watch_disconnect,
+from realtime.exceptions import BackendError
+from realtime.protocol.frames import Close, Frame, Reconnect, encode_frame
+from realtime.protocol.sse import (
+    PRELUDE_PADDING,
+    encode_comment,
+    encode_data_event,
+    encode_event,
+    encode_retry,
 )
+from realtime.server.engine import Channel, Engine
+from realtime.server.http import query_of, watch_disconnect
+from realtime.server.refusals import BACKEND_UNAVAILABLE, Refusal
 from realtime.types import SessionId
-
-if TYPE_CHECKING:
-    from realtime.app import RealtimeApp
 
 __all__ = ["SSETransport"]
 
@@ -55,12 +45,7 @@ SSE_HEADERS = [
 ]
 RETRY_MS = 1000
 """How long a native EventSource waits before it reconnects."""
-
-
-def _encode_data(seq: int, data: str | bytes) -> bytes:
-    if isinstance(data, str) and "\n" not in data and "\r" not in data:
-        return f"id: {seq}\ndata: d{seq}:{data}\n\n".encode()
-    return encode_event(encode_data(seq, data), seq)
+PRELUDE = encode_comment(" " * PRELUDE_PADDING) + encode_retry(RETRY_MS)
 
 
 class _Writer:
@@ -69,14 +54,14 @@ class _Writer:
     def __init__(self, send: Send) -> None:
         self._send = send
 
-    async def _write(self, body: bytes) -> None:
+    async def write(self, body: bytes) -> None:
         await self._send({"type": "http.response.body", "body": body, "more_body": True})
 
     async def write_control(self, frames: list[Frame]) -> None:
-        await self._write(b"".join(encode_event(encode_frame(f)) for f in frames))
+        await self.write(b"".join(encode_event(encode_frame(f)) for f in frames))
 
     async def write_messages(self, messages: list[tuple[int, str | bytes]]) -> None:
-        await self._write(b"".join(_encode_data(seq, data) for seq, data in messages))
+        await self.write(b"".join(encode_data_event(seq, data) for seq, data in messages))
 
     async def end(self, frame: Close | Reconnect) -> None:
         body = encode_event(encode_frame(frame))
@@ -86,23 +71,24 @@ class _Writer:
 class SSETransport:
     """ASGI endpoint of the SSE stream (``GET``); upstream POSTs go to the upstream endpoint."""
 
-    def __init__(self, app: RealtimeApp) -> None:
-        self.app = app
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        engine = self.engine
         request = Request(scope, receive)
         query = query_of(request)
-        found = await find_session(self.app, request, query)
+        found = await engine.find(request, query)
         if isinstance(found, Refusal):
             await found.response()(scope, receive, send)
             return
-        last = parse_last(request.headers.get("last-event-id") or query.get("last"))
+        last = engine.resume_point(request.headers.get("last-event-id") or query.get("last"))
         del query  # not kept for the life of the stream
         if isinstance(last, Refusal):
             await last.response()(scope, receive, send)
             return
         try:
-            if await self._drained(found.id, last):
+            if await engine.drained(found.id, last):
                 # Everything was delivered: 204 tells a native EventSource to stop reconnecting.
                 await Response(status_code=204)(scope, receive, send)
                 return
@@ -111,13 +97,10 @@ class SSETransport:
             return
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         writer = _Writer(send)
-        prelude = encode_comment(" " * PRELUDE_PADDING) + encode_retry(RETRY_MS)
-        conn = Connection("sse")
-        self.app._track(conn)
         watcher = asyncio.create_task(watch_disconnect(receive))
         try:
-            await writer._write(prelude)
-            stream = asyncio.create_task(self._stream(found.id, conn, last, writer, request))
+            await writer.write(PRELUDE)
+            stream = asyncio.create_task(self._stream(found.id, last, writer, request))
             await asyncio.wait({watcher, stream}, return_when=asyncio.FIRST_COMPLETED)
             stream.cancel()
             with contextlib.suppress(asyncio.CancelledError, OSError, TimeoutError):
@@ -129,45 +112,27 @@ class SSETransport:
                 await writer.end(BACKEND_UNAVAILABLE.frame())
         finally:
             watcher.cancel()
-            self.app._untrack(conn)
-            await detach_quietly(self.app, found.id, conn)
-
-    async def _drained(self, session_id: SessionId, last: int) -> bool:
-        """Whether the session is over and the client has received every message."""
-        snapshot = await self.app.backend.snapshot(session_id)
-        if snapshot is None or snapshot.status != SessionStatus.CLOSED or last == 0:
-            return False
-        try:
-            return not (await self.app.backend.pending(session_id, last, 1, None)).messages
-        except (ReplayGap, ProtocolError):
-            return False  # the stream answers these with the right close
 
     async def _stream(
-        self, session_id: SessionId, conn: Connection, last: int, writer: _Writer, request: Request
+        self, session_id: SessionId, last: int, writer: _Writer, request: Request
     ) -> None:
-        app = self.app
-        try:
-            attached = await app.backend.attach(session_id, conn, "sse", last, app.clock())
-        except (ReplayGap, ProtocolError, UnknownSession) as exc:
-            await writer.end(await refuse_resume(app, session_id, exc))
+        engine = self.engine
+        opened = await engine.open(session_id, "sse", last, request)
+        if isinstance(opened, Close):
+            await writer.end(opened)
             return
-        await app._connected(session_id, conn, attached, request)
-        loop = asyncio.get_running_loop()
-        proto = ConnectionProtocol(
-            is_server=True,
-            now=loop.time(),
-            ping_interval=app.ping_interval,
-            ping_timeout=app.ping_timeout,
-        )
-        await writer._write(encode_event(encode_frame(Hello(attached.ack))))
+        try:
+            await self._serve(opened, last, writer)
+        finally:
+            await engine.release(opened)
+
+    async def _serve(self, channel: Channel, last: int, writer: _Writer) -> None:
+        engine = self.engine
+        proto = engine.protocol(channel)
+        await writer.write(encode_event(encode_frame(channel.hello)))
 
         async def still_alive() -> bool:
-            """Signs of life arrive by POST, possibly at another process: ask the backend."""
-            snapshot = await app.backend.snapshot(session_id)
-            if snapshot is None:
-                return False
-            silent_for = max(0.0, app.clock() - snapshot.last_seen)
-            proto.last_received = max(proto.last_received, loop.time() - silent_for)
-            return not proto.is_dead(loop.time())
+            """Signs of life arrive by POST, possibly at another process."""
+            return await engine.heard_from(channel.session_id, proto)
 
-        await pump(app, session_id, conn, proto, last, writer, still_alive)
+        await engine.pump(channel, proto, last, writer, still_alive)

@@ -4,8 +4,8 @@
 replays what follows message N. Text frames travel as text messages; binary data frames as
 binary messages (``b<seq>:`` then the raw bytes), so no base64 is paid.
 
-A reader task takes the client's frames (data into the session's inbox, acks, pings, close);
-the shared downstream pump writes. When either ends, the other is cancelled.
+A reader task hands the client's frames to the engine; the engine's pump writes. When either
+ends, the other is cancelled. A GET without an Upgrade (a proxy stripped it) answers 426.
 """
 
 from __future__ import annotations
@@ -13,48 +13,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from realtime.exceptions import BackendError, ProtocolError, SessionClosed, UnknownSession
-from realtime.protocol.buffer import ReplayGap
-from realtime.protocol.connection import ConnectionProtocol, Violation
+from realtime.exceptions import BackendError
+from realtime.protocol.codes import CloseCode
+from realtime.protocol.connection import ConnectionProtocol
 from realtime.protocol.frames import (
-    Ack,
     Close,
-    CloseCode,
-    Data,
     Frame,
-    Hello,
-    Ping,
+    Pong,
     Reconnect,
     encode_binary_data,
+    encode_data,
     encode_frame,
-    message_size,
 )
-from realtime.protocol.limits import RateLimited
-from realtime.protocol.session import InboxFull
-from realtime.transports._pump import pump
-from realtime.transports.base import (
-    BACKEND_UNAVAILABLE,
-    ORIGIN_REFUSED,
-    WINDOW_EXCEEDED,
-    Connection,
-    Refusal,
-    detach_quietly,
-    find_session,
-    parse_last,
-    query_of,
-    refuse_resume,
-)
-from realtime.types import SessionId
+from realtime.server.engine import Channel, Engine
+from realtime.server.http import query_of
+from realtime.server.refusals import BACKEND_UNAVAILABLE, ORIGIN_REFUSED, Refusal
 
-if TYPE_CHECKING:
-    from realtime.app import RealtimeApp
-
-__all__ = ["WebSocketTransport"]
+__all__ = ["WebSocketTransport", "upgrade_required"]
 
 logger = logging.getLogger("realtime.transports.websocket")
 
@@ -76,7 +57,7 @@ class _Writer:
         send = self._send
         for seq, data in messages:
             if isinstance(data, str):
-                await send({"type": "websocket.send", "text": f"d{seq}:{data}"})
+                await send({"type": "websocket.send", "text": encode_data(seq, data)})
             else:
                 await send({"type": "websocket.send", "bytes": encode_binary_data(seq, data)})
 
@@ -89,17 +70,18 @@ class _Writer:
 class WebSocketTransport:
     """ASGI endpoint of the WebSocket transport."""
 
-    def __init__(self, app: RealtimeApp) -> None:
-        self.app = app
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        engine = self.engine
         websocket = WebSocket(scope, receive, send)
         query = query_of(websocket)
-        found = await find_session(self.app, websocket, query)
+        found = await engine.find(websocket, query)
         if found is ORIGIN_REFUSED:
             await _deny(websocket, found)
             return
-        last = parse_last(query.get("last"))
+        last = engine.resume_point(query.get("last"))
         del query  # not kept for the life of the connection
         await websocket.accept()
         writer = _Writer(send)
@@ -108,48 +90,33 @@ class WebSocketTransport:
             assert isinstance(refusal, Refusal)
             await writer.end(refusal.frame())
             return
-        conn = Connection("websocket")
-        self.app._track(conn)
         try:
-            await self._serve(found.id, conn, last, websocket, receive, writer)
+            opened = await engine.open(found.id, "websocket", last, websocket)
+        except BackendError:
+            with contextlib.suppress(OSError):
+                await writer.end(BACKEND_UNAVAILABLE.frame())
+            return
+        if isinstance(opened, Close):
+            with contextlib.suppress(OSError):
+                await writer.end(opened)
+            return
+        try:
+            await self._serve(opened, last, receive, writer)
         except OSError:
             pass  # the client went away mid-write
         except BackendError:
             with contextlib.suppress(OSError):
                 await writer.end(BACKEND_UNAVAILABLE.frame())
         finally:
-            self.app._untrack(conn)
-            await detach_quietly(self.app, found.id, conn)
+            await engine.release(opened)
 
-    async def _serve(
-        self,
-        session_id: SessionId,
-        conn: Connection,
-        last: int,
-        websocket: WebSocket,
-        receive: Receive,
-        writer: _Writer,
-    ) -> None:
-        app = self.app
-        try:
-            attached = await app.backend.attach(session_id, conn, "websocket", last, app.clock())
-        except (ReplayGap, ProtocolError, UnknownSession) as exc:
-            await writer.end(await refuse_resume(app, session_id, exc))
-            return
-        await app._connected(session_id, conn, attached, websocket)
+    async def _serve(self, channel: Channel, last: int, receive: Receive, writer: _Writer) -> None:
+        engine = self.engine
         loop = asyncio.get_running_loop()
-        proto = ConnectionProtocol(
-            is_server=True,
-            now=loop.time(),
-            max_message_size=app.max_message_size,
-            ping_interval=app.ping_interval,
-            ping_timeout=app.ping_timeout,
-            ack_batch=max(1, (app.max_queue or 1024) // 4),
-            received=attached.ack,
-        )
-        await writer.send_frame(Hello(attached.ack))
-        reader = asyncio.create_task(self._read(session_id, conn, proto, receive))  # raw ASGI
-        downstream = asyncio.create_task(pump(app, session_id, conn, proto, last, writer))
+        proto = engine.protocol(channel)
+        await writer.send_frame(channel.hello)
+        reader = asyncio.create_task(self._read(channel, proto, receive))  # raw ASGI
+        downstream = asyncio.create_task(engine.pump(channel, proto, last, writer))
         # Wait for the first to end (asyncio.wait would do, at a kilobyte per idle connection).
         first = loop.create_future()
 
@@ -163,7 +130,7 @@ class WebSocketTransport:
             await first
             if reader.done() and not reader.cancelled() and reader.result():
                 # The session ended from this side: let the pump write the close.
-                await asyncio.wait({downstream}, timeout=app.send_timeout)
+                await asyncio.wait({downstream}, timeout=engine.settings.send_timeout)
         finally:
             for task in (reader, downstream):
                 task.cancel()
@@ -174,13 +141,14 @@ class WebSocketTransport:
             if isinstance(result, BaseException) and not isinstance(
                 result, (asyncio.CancelledError, OSError, TimeoutError)
             ):
-                logger.error("websocket connection of %s failed", session_id, exc_info=result)
+                logger.error(
+                    "websocket connection of %s failed", channel.session_id, exc_info=result
+                )
 
-    async def _read(
-        self, session_id: SessionId, conn: Connection, proto: ConnectionProtocol, receive: Receive
-    ) -> bool:
+    async def _read(self, channel: Channel, proto: ConnectionProtocol, receive: Receive) -> bool:
         """Take the client's frames; return True if the session ended, False on disconnect."""
-        backend = self.app.backend
+        take = self.engine.take
+        session_id = channel.session_id
         loop = asyncio.get_running_loop()
         while True:
             message: Message = await receive()
@@ -189,37 +157,13 @@ class WebSocketTransport:
             raw: Any = message.get("text")
             if raw is None:
                 raw = message.get("bytes") or b""
-            now = loop.time()
-            frame = proto.receive(raw, now)
-            if isinstance(frame, Data):
-                try:
-                    size = message_size(frame.data)
-                    await backend.deliver(session_id, frame.seq, frame.data, size, self.app.clock())
-                except InboxFull:
-                    await backend.close(session_id, *WINDOW_EXCEEDED)
-                    return True
-                except RateLimited as exc:
-                    await backend.close(session_id, CloseCode.RATE_LIMITED, str(exc))
-                    return True
-                except SessionClosed:
-                    return True
-                except ProtocolError as exc:
-                    await backend.close(session_id, exc.code, str(exc))
-                    return True
-            elif isinstance(frame, Ack):
-                try:
-                    await backend.ack(session_id, frame.seq)
-                except ProtocolError as exc:
-                    await backend.close(session_id, exc.code, str(exc))
-                    return True
-            elif isinstance(frame, Ping):
-                conn.wake()
-            elif isinstance(frame, Close):
-                await backend.close(session_id, frame.code, frame.reason)
-                return True
-            elif isinstance(frame, Violation):
-                await backend.close(session_id, frame.code, frame.reason)
-                return True
+            taken = await take(session_id, proto, raw, loop.time())
+            if taken is None or isinstance(taken, int):
+                continue
+            if isinstance(taken, Pong):
+                channel.wake()  # the pump writes the pong the protocol now owes
+                continue
+            return True  # a close, or bad input that closed the session
 
 
 async def _deny(websocket: WebSocket, refusal: Refusal) -> None:
@@ -229,3 +173,20 @@ async def _deny(websocket: WebSocket, refusal: Refusal) -> None:
             await websocket.send_denial_response(refusal.response())
             return
     await websocket.close(refusal.code, refusal.reason)
+
+
+async def upgrade_required(scope: Scope, receive: Receive, send: Send) -> None:
+    """A plain GET on the WebSocket endpoint: a proxy on the way dropped the Upgrade header.
+
+    426 with ``Cache-Control: no-store``, never a 404 that a caching proxy would keep and
+    serve to the client's later attempts.
+    """
+    response = JSONResponse(
+        {
+            "error": "this endpoint takes WebSocket upgrades only: a proxy dropped the Upgrade",
+            "code": CloseCode.PROTOCOL_ERROR,
+        },
+        status_code=426,
+        headers={"cache-control": "no-store", "upgrade": "websocket", "connection": "Upgrade"},
+    )
+    await response(scope, receive, send)

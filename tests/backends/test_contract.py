@@ -15,11 +15,17 @@ from typing import Any
 import pytest
 
 from realtime.backends.base import Backend, SessionInfo
-from realtime.exceptions import ProtocolError, SessionClosed, UnknownSession
-from realtime.protocol.buffer import BufferFull, ReplayGap
+from realtime.exceptions import (
+    BufferFull,
+    InboxFull,
+    ProtocolError,
+    RateLimited,
+    ReplayGap,
+    SessionClosed,
+    UnknownSession,
+)
 from realtime.protocol.frames import CloseCode
-from realtime.protocol.limits import RateLimited
-from realtime.protocol.session import InboxFull, SessionStatus
+from realtime.protocol.session import SessionStatus
 from realtime.types import SessionId
 
 pytestmark = pytest.mark.anyio

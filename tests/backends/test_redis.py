@@ -213,7 +213,7 @@ async def test_a_handler_rides_out_a_short_redis_outage(redis_url: str) -> None:
             session_id = await new_session(backend)
             info = await backend.info(session_id)
             assert info is not None
-            session = Session(app, info)
+            session = Session(info, backend=backend, settings=app.settings, hub=app.hub)
             operations: list[Callable[[], Coroutine[Any, Any, None]]] = [
                 lambda: session.join("lobby"),
                 lambda: session.leave("lobby"),

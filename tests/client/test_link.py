@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from realtime.client._link import Ended, Link, SessionState
+from realtime.client.engine import ClientState, Ended, Link
 from realtime.protocol.negotiate import Negotiated
 
 
-def session(max_queue: int | None = 8) -> SessionState:
-    return SessionState(
+def session(max_queue: int | None = 8) -> ClientState:
+    return ClientState(
         Negotiated(
             session_id="sid",
             token="tok",

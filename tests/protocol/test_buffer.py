@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from realtime.exceptions import ProtocolError
-from realtime.protocol.buffer import BufferFull, Receiver, ReplayBuffer, ReplayGap
+from realtime.exceptions import BufferFull, ProtocolError, ReplayGap
+from realtime.protocol.buffer import Receiver, ReplayBuffer
 
 
 def filled(count: int, max_count: int | None = None) -> ReplayBuffer:

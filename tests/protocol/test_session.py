@@ -4,10 +4,8 @@ import sys
 
 import pytest
 
-from realtime.exceptions import ProtocolError
-from realtime.protocol.buffer import BufferFull, ReplayGap
-from realtime.protocol.limits import RateLimited
-from realtime.protocol.session import InboxFull, SessionState, SessionStatus
+from realtime.exceptions import BufferFull, InboxFull, ProtocolError, RateLimited, ReplayGap
+from realtime.protocol.session import SessionState, SessionStatus
 
 
 def new(now: float = 0.0, **limits: int | None) -> SessionState:

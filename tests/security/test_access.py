@@ -13,7 +13,7 @@ from websockets.exceptions import InvalidStatus
 
 import realtime.client
 from realtime import NegotiationError
-from realtime.security import hash_token, new_session_id, new_token, token_matches
+from realtime.server.security import hash_token, new_session_id, new_token, token_matches
 from tests.integration.rawclient import RawSession, negotiate
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -160,7 +160,7 @@ def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -
         calls.append((a, b))
         return original(a, b)
 
-    monkeypatch.setattr("realtime.security.hmac.compare_digest", compare)
+    monkeypatch.setattr("realtime.server.security.hmac.compare_digest", compare)
     token = secrets.token_urlsafe(24)
     assert token_matches(token, hash_token(token))
     assert not token_matches("nope", hash_token(token))

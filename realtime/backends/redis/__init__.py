@@ -47,11 +47,18 @@ from realtime.backends.base import (
 from realtime.backends.redis._cancellation import raise_if_cancelled
 from realtime.backends.redis._notifier import Notifier
 from realtime.backends.redis._scripts import SCRIPTS
-from realtime.exceptions import BackendError, ProtocolError, SessionClosed, UnknownSession
-from realtime.protocol.buffer import BufferFull, ReplayGap
+from realtime.exceptions import (
+    BackendError,
+    BufferFull,
+    InboxFull,
+    ProtocolError,
+    RateLimited,
+    ReplayGap,
+    SessionClosed,
+    UnknownSession,
+)
 from realtime.protocol.frames import CloseCode
-from realtime.protocol.limits import RateLimited
-from realtime.protocol.session import Attached, InboxFull
+from realtime.protocol.session import Attached
 from realtime.types import SessionId, TransportName
 
 __all__ = ["RedisBackend"]
@@ -94,6 +101,11 @@ def _text(value: bytes | str | None) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def _close_of(code: bytes | str | None, reason: bytes | str | None) -> tuple[int, str]:
+    """A close code and reason as the scripts store them (no code: a normal closure)."""
+    return int(code or CloseCode.NORMAL_CLOSURE), _text(reason)
 
 
 class RedisBackend:
@@ -232,7 +244,7 @@ class RedisBackend:
 
     async def _closed_error(self, session_id: SessionId) -> SessionClosed:
         code, reason = await self.client.hmget(self._key("s", session_id), "cc", "cr")
-        return SessionClosed.create(int(code or 1000), _text(reason))
+        return SessionClosed.create(*_close_of(code, reason))
 
     # -- Sessions -------------------------------------------------------------------------
 
@@ -327,7 +339,7 @@ class RedisBackend:
         if status != b"ok":
             self._restore(session_id, listener, previous)
             if status == b"unknown":
-                raise UnknownSession("unknown or expired session", status=404, code=4000)
+                raise UnknownSession()
             if status == b"gap":
                 raise ReplayGap(last, int(result[1]))
             raise ProtocolError(
@@ -422,7 +434,7 @@ class RedisBackend:
                 if seq > 0:
                     return seq
                 if seq == -2:
-                    raise UnknownSession("unknown or expired session", status=404, code=4000)
+                    raise UnknownSession()
                 if seq == -1:
                     raise await self._closed_error(session_id)
                 if watch is None:  # full: arm the watch, then check again
@@ -448,7 +460,7 @@ class RedisBackend:
             results = await pipe.execute()
         status, last_seq, acked, code, reason, consumed = results[0]
         if status is None:
-            raise UnknownSession("unknown or expired session", status=404, code=4000)
+            raise UnknownSession()
         if after > int(last_seq):
             raise ProtocolError(
                 f"resume after {after} but the last message sent is {int(last_seq)}"
@@ -468,14 +480,14 @@ class RedisBackend:
         reached = messages[-1][0] if messages else after
         close = None
         if status == b"3" and reached == int(last_seq):
-            close = (int(code or 1000), _text(reason))
+            close = _close_of(code, reason)
         return Pending(messages, close, int(consumed), reached < int(last_seq))
 
     @_translating_errors
     async def ack(self, session_id: SessionId, seq: int) -> None:
         result = int(await self._run("ack", session_id, seq))
         if result == -2:
-            raise UnknownSession("unknown or expired session", status=404, code=4000)
+            raise UnknownSession()
         if result == -1:
             raise ProtocolError(f"ack {seq} for a message never sent")
 
@@ -491,9 +503,9 @@ class RedisBackend:
         if status == b"ok":
             return int(result[1])
         if status == b"unknown":
-            raise UnknownSession("unknown or expired session", status=404, code=4000)
+            raise UnknownSession()
         if status == b"closed":
-            raise SessionClosed.create(int(result[1] or 1000), _text(result[2]))
+            raise SessionClosed.create(*_close_of(result[1], result[2]))
         if status == b"gap":
             raise ProtocolError(f"message {seq} arrived but {int(result[1]) + 1} was expected")
         if status == b"rate":
@@ -512,9 +524,9 @@ class RedisBackend:
                 if status == b"msg":
                     return _decode(result[1], result[2])
                 if status == b"closed":
-                    raise SessionClosed.create(int(result[1] or 1000), _text(result[2]))
+                    raise SessionClosed.create(*_close_of(result[1], result[2]))
                 if status == b"unknown":
-                    raise UnknownSession("unknown or expired session", status=404, code=4000)
+                    raise UnknownSession()
                 if watch.generation == generation:
                     await watch.signal.wait()
         finally:
@@ -526,9 +538,9 @@ class RedisBackend:
     async def join(self, session_id: SessionId, room: str) -> None:
         result = await self._run("join", session_id, room)
         if result[0] == b"unknown":
-            raise UnknownSession("unknown or expired session", status=404, code=4000)
+            raise UnknownSession()
         if result[0] == b"closed":
-            raise SessionClosed.create(int(result[1] or 1000), _text(result[2]))
+            raise SessionClosed.create(*_close_of(result[1], result[2]))
 
     @_translating_errors
     async def leave(self, session_id: SessionId, room: str) -> None:

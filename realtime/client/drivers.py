@@ -12,14 +12,15 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from realtime.client._link import Ended, Link
-from realtime.client._upstream import ended_from_response, post_loop
+from realtime.client.engine import Ended, Link
+from realtime.client.upload import ended_from_response, post_loop
 from realtime.exceptions import ProtocolError
 from realtime.protocol.batch import decode_batch
-from realtime.protocol.frames import encode_binary_data
+from realtime.protocol.codes import ABNORMAL_CLOSURE, CloseCode
+from realtime.protocol.frames import encode_binary_data, encode_data
 from realtime.protocol.sse import SSEParser, frame_from_event_data
 
-__all__ = ["LongPollClient", "SSEClient", "WebSocketClient"]
+__all__ = ["LongPollDriver", "SSEDriver", "WebSocketDriver"]
 
 TOKEN_HEADER = "x-realtime-token"
 
@@ -79,7 +80,7 @@ async def _wait_for_room(link: Link) -> None:
         await link.session.read_signal.wait()
 
 
-class WebSocketClient(_Base):
+class WebSocketDriver(_Base):
     name = "websocket"
 
     async def run(self, link: Link) -> Ended:
@@ -94,7 +95,7 @@ class WebSocketClient(_Base):
                 close_timeout=1.0,
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
-            return Ended(1006, f"websocket failed to open: {exc!r}")
+            return Ended(ABNORMAL_CLOSURE, f"websocket failed to open: {exc!r}")
         async with websocket:
             reader = asyncio.create_task(self._read(websocket, link))
             writer = asyncio.create_task(self._write(websocket, link))
@@ -120,7 +121,7 @@ class WebSocketClient(_Base):
                     return ended
         except ConnectionClosed:
             pass
-        code = websocket.close_code if websocket.close_code is not None else 1006
+        code = websocket.close_code if websocket.close_code is not None else ABNORMAL_CLOSURE
         return Ended(code, websocket.close_reason or "websocket closed")
 
     async def _write(self, websocket: ClientConnection, link: Link) -> Ended | None:
@@ -136,7 +137,7 @@ class WebSocketClient(_Base):
                     await websocket.send(frame)
                 for seq, data in messages:
                     if isinstance(data, str):
-                        await websocket.send(f"d{seq}:{data}")
+                        await websocket.send(encode_data(seq, data))
                     else:
                         await websocket.send(encode_binary_data(seq, data))
                     link.cursor = seq
@@ -145,7 +146,7 @@ class WebSocketClient(_Base):
                     await websocket.send(close)
                 link.sent(len(frames) + len(messages), now)
                 if link.proto.is_dead(now):
-                    return Ended(4001, "the server went silent")
+                    return Ended(CloseCode.PING_TIMEOUT, "the server went silent")
                 if messages or link.wakeup.is_set():
                     continue
                 await link.wait_for_work()
@@ -153,7 +154,7 @@ class WebSocketClient(_Base):
             return None
 
 
-class SSEClient(_Base):
+class SSEDriver(_Base):
     name = "sse"
 
     async def run(self, link: Link) -> Ended:
@@ -176,9 +177,9 @@ class SSEClient(_Base):
                 )
                 return await _first(self._read(response, link), upstream)
         except httpx.ReadTimeout:
-            return Ended(4001, "the server went silent")
+            return Ended(CloseCode.PING_TIMEOUT, "the server went silent")
         except httpx.HTTPError as exc:
-            return Ended(1006, f"event stream failed: {exc!r}")
+            return Ended(ABNORMAL_CLOSURE, f"event stream failed: {exc!r}")
 
     async def _read(self, response: httpx.Response, link: Link) -> Ended:
         loop = asyncio.get_running_loop()
@@ -188,14 +189,14 @@ class SSEClient(_Base):
                 try:
                     raw = frame_from_event_data(event.data)
                 except ValueError:
-                    return Ended(1002, "bad escaped frame in the event stream")
+                    return Ended(CloseCode.PROTOCOL_ERROR, "bad escaped frame in the event stream")
                 ended = link.receive(raw, loop.time())
                 if ended is not None:
                     return ended
-        return Ended(1006, "event stream ended")
+        return Ended(ABNORMAL_CLOSURE, "event stream ended")
 
 
-class LongPollClient(_Base):
+class LongPollDriver(_Base):
     name = "longpoll"
 
     async def run(self, link: Link) -> Ended:
@@ -216,13 +217,13 @@ class LongPollClient(_Base):
             try:
                 response = await self.client.get(url, headers=self.headers, timeout=timeout)
             except httpx.HTTPError as exc:
-                return Ended(1006, f"poll failed: {exc!r}")
+                return Ended(ABNORMAL_CLOSURE, f"poll failed: {exc!r}")
             if response.status_code != 200:
                 return ended_from_response(response)
             try:
                 frames = decode_batch(response.content)
             except ProtocolError as exc:
-                return Ended(1002, f"bad poll answer: {exc}")
+                return Ended(CloseCode.PROTOCOL_ERROR, f"bad poll answer: {exc}")
             for raw in frames:
                 ended = link.receive(raw, loop.time())
                 if ended is not None:

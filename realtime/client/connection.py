@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 
 from realtime._signal import wait_event
-from realtime.client._link import Ended, Link, SessionState
-from realtime.client._transports import LongPollClient, SSEClient, WebSocketClient
+from realtime.client.drivers import LongPollDriver, SSEDriver, WebSocketDriver
+from realtime.client.engine import ClientState, Ended, Link
 from realtime.exceptions import (
     InvalidState,
     NegotiationError,
@@ -24,10 +24,10 @@ from realtime.exceptions import (
     SessionClosed,
     SessionClosedOK,
 )
-from realtime.protocol.frames import PROTOCOL_VERSION, Close, CloseCode, check_close_code
-from realtime.protocol.frames import reconnect_policy as policy_of
-from realtime.protocol.negotiate import Negotiated
-from realtime.session import check_message
+from realtime.protocol.codes import CloseCode
+from realtime.protocol.codes import reconnect_policy as policy_of
+from realtime.protocol.frames import Close, check_close_code, check_message
+from realtime.protocol.negotiate import Negotiated, encode_request
 from realtime.types import TRANSPORT_NAMES, Message, TransportName
 
 __all__ = ["Connection", "connect"]
@@ -36,10 +36,10 @@ logger = logging.getLogger("realtime.client")
 
 OnReset = Callable[[int, str], Awaitable[None] | None]
 
-_TRANSPORTS: dict[str, type[WebSocketClient | SSEClient | LongPollClient]] = {
-    "websocket": WebSocketClient,
-    "sse": SSEClient,
-    "longpoll": LongPollClient,
+_TRANSPORTS: dict[str, type[WebSocketDriver | SSEDriver | LongPollDriver]] = {
+    "websocket": WebSocketDriver,
+    "sse": SSEDriver,
+    "longpoll": LongPollDriver,
 }
 _ACK_DELAY = {"websocket": 0.05, "sse": 0.25, "longpoll": 0.0}
 
@@ -105,7 +105,7 @@ class Connection:
         self.backoff_max = backoff_max
         self.on_reset = on_reset
         self._http = httpx.AsyncClient(headers=self._headers, timeout=open_timeout)
-        self._state: SessionState | None = None
+        self._state: ClientState | None = None
         self._carried: deque[Message] = deque()  # unread messages of a session lost before
         self._link: Link | None = None
         self._preferred: TransportName | None = None
@@ -130,13 +130,13 @@ class Connection:
         return self._session.negotiated.session_id
 
     @property
-    def _session(self) -> SessionState:
+    def _session(self) -> ClientState:
         if self._state is None:
             raise InvalidState("the connection is not open yet")
         return self._state
 
-    async def _negotiate(self) -> SessionState:
-        body = {"v": PROTOCOL_VERSION, "transports": list(self._wanted)}
+    async def _negotiate(self) -> ClientState:
+        body = encode_request(self._wanted)
         try:
             query = f"?{self._query}" if self._query else ""
             response = await self._http.post(f"{self.url}/negotiate{query}", json=body)
@@ -155,7 +155,7 @@ class Connection:
             negotiated = Negotiated.from_json(response.json())
         except (ValueError, ProtocolError) as exc:
             raise NegotiationError(f"bad negotiation answer: {exc}") from exc
-        return SessionState(negotiated)
+        return ClientState(negotiated)
 
     async def _open(self) -> None:
         try:

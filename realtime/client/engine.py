@@ -1,9 +1,9 @@
-"""What a client transport sees of its session: the :class:`Link`.
+"""The client engine: the client's half of a session, and what a transport driver sees of it.
 
-The session (``Connection``) owns the sequence numbers, the replay buffer of outgoing
-messages and the queue of received ones. A transport loop gets a :class:`Link` for one
-connection: it asks it for frames to send, hands it every frame received, and returns an
-:class:`Ended` when the connection is over.
+A :class:`ClientState`, owned by a :class:`~realtime.client.Connection`, holds the sequence
+numbers, the replay buffer of outgoing messages and the queue of received ones. A transport
+:class:`Driver` gets a :class:`Link` for one connection: it asks it for frames to send, hands
+it every frame received, and returns an :class:`Ended` when the connection is over.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Protocol
 from realtime._signal import Signal, wait_event
 from realtime.exceptions import ProtocolError
 from realtime.protocol.buffer import Receiver, ReplayBuffer
-from realtime.protocol.connection import ConnectionProtocol, Violation
+from realtime.protocol.codes import CloseCode
+from realtime.protocol.connection import ConnectionProtocol, Violation, ack_batch
 from realtime.protocol.frames import (
     Ack,
     Close,
@@ -28,7 +29,7 @@ from realtime.protocol.frames import (
 )
 from realtime.protocol.negotiate import Negotiated
 
-__all__ = ["ClientTransport", "Ended", "Link", "SessionState"]
+__all__ = ["ClientState", "Driver", "Ended", "Link"]
 
 KNOWN_KINDS = frozenset("hdbapqcr")
 
@@ -42,7 +43,7 @@ class Ended:
     over: bool = False
 
 
-class SessionState:
+class ClientState:
     """The client's half of a session: both directions' numbers and queues."""
 
     def __init__(self, negotiated: Negotiated) -> None:
@@ -72,7 +73,7 @@ class Link:
     """One connection's view of the session. See the module docstring."""
 
     def __init__(
-        self, session: SessionState, now: float, *, ack_delay: float, acks_in_band: bool = True
+        self, session: ClientState, now: float, *, ack_delay: float, acks_in_band: bool = True
     ) -> None:
         negotiated = session.negotiated
         self.session = session
@@ -82,11 +83,11 @@ class Link:
             max_message_size=negotiated.max_message_size,
             ping_interval=negotiated.ping_interval,
             ping_timeout=negotiated.ping_timeout,
-            ack_batch=max(1, (negotiated.max_queue or 1024) // 4),
+            ack_batch=ack_batch(negotiated.max_queue),
             ack_delay=ack_delay,
             received=session.receiver.received,
         )
-        # Acks go out as the application reads (see SessionState.consumed on the server).
+        # Acks go out as the application reads (as the server does: see ``SessionState.consumed``).
         self.opened = asyncio.Event()
         self.wakeup = asyncio.Event()
         self.cursor = session.outbox.acked  # last outgoing message written on this connection
@@ -137,7 +138,7 @@ class Link:
             else:  # Ping: a pong is owed; Pong: nothing beyond liveness
                 self.wakeup.set()
         except ProtocolError as exc:
-            return Ended(1002, f"server broke the protocol: {exc}")
+            return Ended(CloseCode.PROTOCOL_ERROR, f"server broke the protocol: {exc}")
         return None
 
     # -- Outgoing -------------------------------------------------------------------------
@@ -195,7 +196,7 @@ class Link:
         )
 
 
-class ClientTransport(Protocol):
+class Driver(Protocol):
     name: str
 
     async def run(self, link: Link) -> Ended:

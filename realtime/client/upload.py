@@ -6,9 +6,10 @@ import asyncio
 
 import httpx
 
-from realtime.client._link import Ended, Link
+from realtime.client.engine import Ended, Link
 from realtime.exceptions import ProtocolError
 from realtime.protocol.batch import decode_batch, encode_batch
+from realtime.protocol.codes import ABNORMAL_CLOSURE, CloseCode
 from realtime.protocol.frames import encode_data
 
 __all__ = ["ended_from_response", "post_loop"]
@@ -19,7 +20,7 @@ POST_BATCH_BYTES = 512 * 1024
 
 def ended_from_response(response: httpx.Response) -> Ended:
     """The end of a connection refused with an HTTP error: its close code from the body."""
-    code, reason = 1006, f"HTTP {response.status_code}"
+    code, reason = ABNORMAL_CLOSURE, f"HTTP {response.status_code}"
     try:
         body = response.json()
         if isinstance(body, dict) and isinstance(body.get("code"), int):
@@ -53,14 +54,14 @@ async def post_loop(
         try:
             response = await client.post(url, content=encode_batch(frames), headers=headers)
         except httpx.HTTPError as exc:
-            return Ended(1006, f"POST failed: {exc!r}")
+            return Ended(ABNORMAL_CLOSURE, f"POST failed: {exc!r}")
         if response.status_code != 200:
             return ended_from_response(response)
         link.sent(len(frames), now)
         try:
             replies = decode_batch(response.content)
         except ProtocolError as exc:
-            return Ended(1002, f"bad POST answer: {exc}")
+            return Ended(CloseCode.PROTOCOL_ERROR, f"bad POST answer: {exc}")
         for raw in replies:
             ended = link.receive(raw, loop.time())
             if ended is not None:

@@ -6,13 +6,10 @@ an HTTP endpoint, a background task or another process sharing the backend.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from realtime.protocol.frames import check_close_code, truncate_reason
+from realtime.backends.base import Backend
+from realtime.protocol.codes import CloseCode
+from realtime.protocol.frames import check_close_code, check_message, truncate_reason
 from realtime.types import Message, SessionId
-
-if TYPE_CHECKING:
-    from realtime.app import RealtimeApp
 
 __all__ = ["Hub"]
 
@@ -25,8 +22,9 @@ class Hub:
     get the message.
     """
 
-    def __init__(self, app: RealtimeApp) -> None:
-        self._app = app
+    def __init__(self, backend: Backend, max_message_size: int | None) -> None:
+        self._backend = backend
+        self._max_message_size = max_message_size
 
     async def publish(self, room: str, data: Message, *, exclude: SessionId | None = None) -> int:
         """Send ``data`` to every session in ``room`` (but ``exclude``).
@@ -38,21 +36,24 @@ class Hub:
             PayloadTooBig: ``data`` is larger than ``max_message_size``.
             TypeError: ``data`` is neither str nor bytes.
         """
-        size = self._app._check_outgoing(data)
-        return await self._app.backend.publish(room, data, size, exclude)
+        size = check_message(data, self._max_message_size)
+        return await self._backend.publish(room, data, size, exclude)
 
     async def send(self, session_id: SessionId | str, data: Message) -> bool:
         """Send ``data`` to one session; False if it is unknown, closed or overflowing."""
-        size = self._app._check_outgoing(data)
-        return await self._app.backend.offer(SessionId(session_id), data, size)
+        size = check_message(data, self._max_message_size)
+        return await self._backend.offer(SessionId(session_id), data, size)
 
-    async def close(self, session_id: SessionId | str, code: int = 1000, reason: str = "") -> bool:
+    async def close(
+        self,
+        session_id: SessionId | str,
+        code: int = CloseCode.NORMAL_CLOSURE,
+        reason: str = "",
+    ) -> bool:
         """End a session; False if it was unknown or had ended already."""
         check_close_code(code)
-        return await self._app.backend.close(
-            SessionId(session_id), int(code), truncate_reason(reason)
-        )
+        return await self._backend.close(SessionId(session_id), int(code), truncate_reason(reason))
 
     async def members(self, room: str) -> set[SessionId]:
         """The sessions in ``room``."""
-        return await self._app.backend.members(room)
+        return await self._backend.members(room)

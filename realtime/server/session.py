@@ -15,24 +15,34 @@ from starlette.datastructures import Headers, QueryParams
 
 from realtime.exceptions import (
     BackendError,
-    PayloadTooBig,
+    BufferFull,
     SessionClosed,
     SessionClosedOK,
     UnknownSession,
 )
-from realtime.protocol.buffer import BufferFull
-from realtime.protocol.frames import CloseCode, check_close_code, message_size, truncate_reason
+from realtime.protocol.codes import CloseCode
+from realtime.protocol.frames import check_close_code, check_message, truncate_reason
 from realtime.types import Message, SessionId, TransportName
 
 if TYPE_CHECKING:
-    from realtime.app import RealtimeApp
-    from realtime.backends.base import SessionInfo
-    from realtime.hub import Hub
+    from realtime.backends.base import Backend, SessionInfo
+    from realtime.server.hub import Hub
+    from realtime.server.settings import Settings
 
-__all__ = ["Session"]
+__all__ = ["Session", "Whereabouts"]
 
 logger = logging.getLogger("realtime")
 T = TypeVar("T")
+
+
+class Whereabouts:
+    """Where a session's client is now: kept up to date by the handler supervisor, which
+    hears of every connection that attaches, in any process sharing the backend."""
+
+    __slots__ = ("transport",)
+
+    def __init__(self, transport: TransportName | None = None) -> None:
+        self.transport = transport
 
 
 class Session:
@@ -47,19 +57,32 @@ class Session:
     """
 
     __slots__ = (
-        "_app",
+        "_backend",
         "_closed",
         "_headers",
+        "_hub",
         "_info",
         "_query_params",
-        "_transport",
+        "_settings",
+        "_whereabouts",
         "id",
         "restarted",
         "user",
     )
 
-    def __init__(self, app: RealtimeApp, info: SessionInfo, *, restarted: bool = False) -> None:
-        self._app = app
+    def __init__(
+        self,
+        info: SessionInfo,
+        *,
+        backend: Backend,
+        settings: Settings,
+        hub: Hub,
+        whereabouts: Whereabouts | None = None,
+        restarted: bool = False,
+    ) -> None:
+        self._backend = backend
+        self._settings = settings
+        self._hub = hub
         self._info = info
         self.id: SessionId = info.id
         self._headers: Headers | None = None  # built when first read: most handlers never do
@@ -70,11 +93,11 @@ class Session:
         before the session ended: its process shut down or died (with a shared backend). The
         session's state (sequence numbers, unread messages, rooms) is intact; the previous
         handler's local variables are not."""
-        self._transport: TransportName | None = None
+        self._whereabouts = whereabouts if whereabouts is not None else Whereabouts()
         self._closed: SessionClosed | None = None
 
     def __repr__(self) -> str:
-        return f"<Session {self.id} transport={self._transport}>"
+        return f"<Session {self.id} transport={self.transport}>"
 
     @property
     def headers(self) -> Headers:
@@ -94,12 +117,12 @@ class Session:
     @property
     def transport(self) -> TransportName | None:
         """The transport the client uses now (None while no connection is attached)."""
-        return self._transport
+        return self._whereabouts.transport
 
     @property
     def hub(self) -> Hub:
         """The hub of the app, to publish to rooms and other sessions."""
-        return self._app.hub
+        return self._hub
 
     @property
     def closed(self) -> bool:
@@ -123,9 +146,9 @@ class Session:
         """
         if self._closed is not None:
             raise self._closed
-        size = self._app._check_outgoing(data)
-        backend = self._app.backend
-        timeout = self._app.send_timeout
+        size = check_message(data, self._settings.max_message_size)
+        backend = self._backend
+        timeout = self._settings.send_timeout
         try:
             try:
                 await backend.push(self.id, data, size, timeout)
@@ -133,7 +156,7 @@ class Session:
                 await _retrying(lambda: backend.push(self.id, data, size, timeout), timeout)
         except BufferFull:
             reason = "the client did not keep up"
-            await self._app.backend.close(self.id, CloseCode.BUFFER_OVERFLOW, reason)
+            await backend.close(self.id, CloseCode.BUFFER_OVERFLOW, reason)
             raise self._ended(SessionClosed.create(CloseCode.BUFFER_OVERFLOW, reason)) from None
         except UnknownSession:
             raise self._ended(
@@ -152,7 +175,7 @@ class Session:
         """
         if self._closed is not None:
             raise self._closed
-        backend = self._app.backend
+        backend = self._backend
         try:
             try:
                 return await backend.receive(self.id)
@@ -183,7 +206,7 @@ class Session:
             BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
         """
         check_close_code(code)
-        backend, reason = self._app.backend, truncate_reason(reason)
+        backend, reason = self._backend, truncate_reason(reason)
         await self._outlasting(lambda: backend.close(self.id, int(code), reason))
 
     async def join(self, room: str) -> None:
@@ -192,7 +215,7 @@ class Session:
         Raises:
             BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
         """
-        backend = self._app.backend
+        backend = self._backend
         await self._outlasting(lambda: backend.join(self.id, room))
 
     async def leave(self, room: str) -> None:
@@ -201,7 +224,7 @@ class Session:
         Raises:
             BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
         """
-        backend = self._app.backend
+        backend = self._backend
         await self._outlasting(lambda: backend.leave(self.id, room))
 
     async def rooms(self) -> set[str]:
@@ -210,12 +233,12 @@ class Session:
         Raises:
             BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
         """
-        backend = self._app.backend
+        backend = self._backend
         return await self._outlasting(lambda: backend.rooms(self.id))
 
     async def _outlasting(self, operation: Callable[[], Awaitable[T]]) -> T:
         """Run a backend ``operation``, riding out an outage as ``send`` does."""
-        return await _retrying(operation, self._app.send_timeout)
+        return await _retrying(operation, self._settings.send_timeout)
 
 
 async def _retrying(operation: Callable[[], Awaitable[T]], timeout: float | None) -> T:
@@ -233,16 +256,3 @@ async def _retrying(operation: Callable[[], Awaitable[T]], timeout: float | None
             logger.warning("backend unavailable; retrying in %.2f s", delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
-
-
-def check_message(data: object, max_size: int | None) -> int:
-    """Return the size of an outgoing message; raise ``TypeError`` or ``PayloadTooBig``."""
-    if not isinstance(data, (str, bytes)):
-        raise TypeError(f"a message is str or bytes, not {type(data).__name__}")
-    try:
-        size = message_size(data)
-    except ValueError as exc:
-        raise TypeError(str(exc)) from None
-    if max_size is not None and size > max_size:
-        raise PayloadTooBig(f"message of {size} bytes exceeds max_message_size={max_size}")
-    return size

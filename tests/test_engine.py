@@ -1,4 +1,4 @@
-"""The downstream pump, in process, on the memory backend."""
+"""The engine's downstream pump, in process, on the memory backend."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from realtime import RealtimeApp, Session
 from realtime.backends.base import SessionInfo
 from realtime.protocol.connection import ConnectionProtocol
 from realtime.protocol.frames import Close, Frame, Reconnect
-from realtime.transports._pump import pump
-from realtime.transports.base import Connection
+from realtime.server.engine import Channel
 from realtime.types import SessionId
 
 pytestmark = pytest.mark.anyio
@@ -47,14 +46,14 @@ async def test_skips_what_the_client_acknowledged_through_another_connection() -
     await backend.create(SessionInfo(id=session_id, token_hash="0" * 64, created=0.0), 0.0)
     for i in range(1, 6):
         await backend.push(session_id, f"m{i}", 2, 0)
-    conn = Connection("sse")
-    await backend.attach(session_id, conn, "sse", 0, 0.0)
+    channel = Channel(session_id, "sse")
+    await backend.attach(session_id, channel, "sse", 0, 0.0)
     # An older connection, still open, delivered 1-3 and the client acknowledged them (by
     # POST) before this connection wrote anything.
     await backend.ack(session_id, 3)
     writer = Recorder()
     proto = ConnectionProtocol(is_server=True, now=asyncio.get_running_loop().time())
-    task = asyncio.create_task(pump(app, session_id, conn, proto, 0, writer))
+    task = asyncio.create_task(app.engine.pump(channel, proto, 0, writer))
     async with asyncio.timeout(5):
         while len(writer.messages) < 2:
             writer.changed.clear()

@@ -1,0 +1,136 @@
+"""``POST <mount>/negotiate``: who may open a session, and on what terms.
+
+The Origin check, the application's authentication hook and the session caps run here; the
+answer gives the session id, its secret token, the transports in order of preference, and
+heartbeat and limit settings (:mod:`realtime.protocol.negotiate` spells both bodies).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from realtime.backends.base import SessionInfo
+from realtime.exceptions import BackendError, ProtocolError
+from realtime.protocol.codes import CloseCode
+from realtime.protocol.negotiate import Negotiated, decode_request
+from realtime.server.engine import Engine
+from realtime.server.http import read_body
+from realtime.server.refusals import (
+    BACKEND_UNAVAILABLE,
+    CLIENT_FULL,
+    DRAINING,
+    ORIGIN_REFUSED,
+    SERVER_FULL,
+    Refusal,
+)
+from realtime.server.security import hash_token, new_session_id, new_token
+from realtime.types import SessionId
+
+__all__ = ["Authenticate", "NegotiateEndpoint"]
+
+logger = logging.getLogger("realtime")
+
+Authenticate = Callable[[HTTPConnection], Awaitable[object]]
+
+MAX_NEGOTIATE_BODY = 4096
+
+
+class NegotiateEndpoint:
+    """ASGI endpoint of ``POST <mount>/negotiate``."""
+
+    def __init__(self, engine: Engine, authenticate: Authenticate | None) -> None:
+        self.engine = engine
+        self.authenticate = authenticate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            response = await self._handle(Request(scope, receive))
+        except BackendError:
+            response = BACKEND_UNAVAILABLE.response()
+        await response(scope, receive, send)
+
+    async def _handle(self, request: Request) -> Response:
+        engine = self.engine
+        settings = engine.settings
+        if not engine.origins.allows(request):
+            return ORIGIN_REFUSED.response()
+        if engine.draining:
+            return DRAINING.response()
+        body = await read_body(request, MAX_NEGOTIATE_BODY, settings.read_timeout)
+        if isinstance(body, Refusal):
+            return body.response()
+        try:
+            wanted = decode_request(body)
+        except ProtocolError as exc:
+            return Refusal(400, exc.code, str(exc)).response()
+        transports = tuple(t for t in settings.transports if wanted is None or t in wanted)
+        if not transports:
+            return Refusal(400, CloseCode.PROTOCOL_ERROR, "no transport in common").response()
+        user = await self._authenticate(request)
+        if isinstance(user, Refusal):
+            return user.response()
+        client = request.client
+        address = client.host if client else None
+        refusal = await self._over_limits(address)
+        if refusal is not None:
+            return refusal.response()
+        token = new_token()
+        now = engine.clock()
+        info = SessionInfo(
+            id=SessionId(new_session_id()),
+            token_hash=hash_token(token),
+            created=now,
+            headers=tuple(
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
+            ),
+            query_string=request.url.query,
+            user=user,
+            client=address,
+            max_queue=settings.max_queue,
+            max_buffer_bytes=settings.max_buffer_bytes,
+            max_rate=settings.max_rate,
+            max_burst=settings.burst,
+        )
+        await engine.backend.create(info, now)
+        logger.debug("negotiated session %s", info.id)
+        answer = Negotiated(
+            session_id=info.id,
+            token=token,
+            transports=transports,
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            poll_timeout=settings.poll_timeout,
+            session_ttl=settings.session_ttl,
+            max_message_size=settings.max_message_size,
+            max_queue=settings.max_queue,
+            max_buffer_bytes=settings.max_buffer_bytes,
+            max_batch=settings.max_batch,
+        )
+        return JSONResponse(answer.to_json(), headers={"cache-control": "no-store"})
+
+    async def _over_limits(self, address: str | None) -> Refusal | None:
+        settings, backend = self.engine.settings, self.engine.backend
+        if settings.max_sessions is not None and await backend.count() >= settings.max_sessions:
+            return SERVER_FULL
+        limit = settings.max_sessions_per_client
+        if limit is not None and address is not None and await backend.count(address) >= limit:
+            return CLIENT_FULL
+        return None
+
+    async def _authenticate(self, request: Request) -> object:
+        if self.authenticate is None:
+            return None
+        try:
+            user = await self.authenticate(request)
+        except HTTPException as exc:
+            code = CloseCode.UNAUTHORIZED
+            return Refusal(exc.status_code, code, exc.detail or "authentication refused")
+        if user is None:
+            return Refusal(401, CloseCode.UNAUTHORIZED, "authentication required")
+        return user

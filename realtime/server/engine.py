@@ -1,0 +1,465 @@
+"""The server engine: everything between the transports and the backend.
+
+Transports move ASGI messages and bytes; the engine does the rest, the same way for all three:
+
+- **Opening** (:meth:`Engine.find`, :meth:`Engine.open`, :meth:`Engine.release`): find the
+  session a request names (Origin, token), attach a :class:`Channel` to it, start its handler
+  if needed, and detach when the connection ends.
+- **Inbound** (:meth:`Engine.take`): decode one frame from the client, hand it to the session,
+  and map every way that can fail to its close code, in one table (:func:`refusal_for`).
+- **Outbound** (:meth:`Engine.pump`, :meth:`Engine.poll`): which frames go out, in what order
+  (owed control frames, the session's messages, then the close), for a stream or a poll.
+
+The streaming loop runs once per message on a busy connection, so it sets no timer per
+message: one watchdog checks the write in progress, and one alarm wakes the loop at the
+protocol's next deadline. Both stay armed while deadlines only move later (as heartbeat
+deadlines do with every frame); a timer that fires early just has the loop look again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Protocol
+
+from starlette.datastructures import QueryParams
+from starlette.requests import HTTPConnection
+
+from realtime._signal import Flag
+from realtime.backends.base import Backend, SessionInfo
+from realtime.exceptions import (
+    BackendError,
+    InboxFull,
+    ProtocolError,
+    RateLimited,
+    ReplayGap,
+    SessionClosed,
+    UnknownSession,
+)
+from realtime.observe import Observer
+from realtime.protocol.codes import CloseCode
+from realtime.protocol.connection import ConnectionProtocol, Violation
+from realtime.protocol.frames import (
+    Ack,
+    Close,
+    Data,
+    Frame,
+    Hello,
+    Ping,
+    Pong,
+    Reconnect,
+    decode_last,
+    encode_ack,
+    encode_data,
+    encode_frame,
+    message_size,
+)
+from realtime.protocol.session import SessionStatus
+from realtime.server.http import TOKEN_HEADER, query_of
+from realtime.server.refusals import (
+    BACKEND_UNAVAILABLE,
+    DRAINING,
+    ORIGIN_REFUSED,
+    UNKNOWN_SESSION,
+    WRONG_TOKEN,
+    Refusal,
+)
+from realtime.server.security import OriginPolicy, token_matches
+from realtime.server.settings import Settings
+from realtime.server.supervisor import Supervisor
+from realtime.types import SessionId, TransportName
+
+__all__ = ["Channel", "Engine", "StreamWriter", "Taken", "refusal_for"]
+
+WRITE_BATCH_BYTES = 2**20
+"""Bytes of messages taken from the backend per write or poll answer (one message always goes)."""
+
+Taken = int | Pong | Close | Refusal | None
+"""What :meth:`Engine.take` made of a frame: the ack owed after a data frame; a pong owed; the
+close when the session is over; the refusal of bad input (the session is closed with its code);
+or nothing to do."""
+
+
+class Channel:
+    """One transport connection attached to a session: the backend's ``Listener``.
+
+    ``event`` is set whenever the connection's writer has something to do: new messages, the
+    session's end, an ack or pong owed, or :meth:`disconnect`.
+    """
+
+    __slots__ = ("ended", "event", "hello", "id", "session_id", "transport")
+
+    def __init__(self, session_id: SessionId, transport: TransportName) -> None:
+        self.id = secrets.token_hex(8)
+        self.session_id = session_id
+        self.transport: TransportName = transport
+        self.event = Flag()
+        self.ended: tuple[int, str] | None = None
+        self.hello = Hello(0)
+        """The first frame of the connection: where the client resumes sending."""
+
+    def wake(self) -> None:
+        self.event.set()
+
+    def disconnect(self, code: int, reason: str) -> None:
+        if self.ended is None:
+            self.ended = (code, reason)
+        self.event.set()
+
+
+class StreamWriter(Protocol):
+    """How a streaming transport writes frames (WebSocket messages, SSE events)."""
+
+    async def write_control(self, frames: list[Frame]) -> None: ...
+
+    async def write_messages(self, messages: list[tuple[int, str | bytes]]) -> None: ...
+
+    async def end(self, frame: Close | Reconnect) -> None:
+        """Write the last frame and end the connection."""
+
+
+def refusal_for(error: Exception | Violation) -> Refusal:
+    """The one map from what can go wrong with a client's input to its close code (and the
+    HTTP status an upstream POST answers with)."""
+    if isinstance(error, Violation):
+        code, reason = error.code, error.reason
+    elif isinstance(error, InboxFull):
+        code, reason = (
+            CloseCode.POLICY_VIOLATION,
+            "more unacknowledged messages than max_queue allows",
+        )
+    elif isinstance(error, RateLimited):
+        return Refusal(429, CloseCode.RATE_LIMITED, str(error))
+    elif isinstance(error, ProtocolError):
+        code, reason = error.code, str(error)
+    else:
+        raise TypeError(f"no close code for {error!r}")
+    return Refusal(413 if code == CloseCode.MESSAGE_TOO_BIG else 400, code, reason)
+
+
+async def _never_alive() -> bool:
+    return False
+
+
+class Engine:
+    """Opens connections, takes the client's frames, writes the session's. See the module."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend,
+        supervisor: Supervisor,
+        observer: Observer,
+        origins: OriginPolicy,
+        clock: Callable[[], float],
+    ) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.supervisor = supervisor
+        self.observer = observer
+        self.origins = origins
+        self.clock = clock
+        self.draining = False
+        """Whether this process refuses new connections (it is shutting down)."""
+        self._channels: set[Channel] = set()
+
+    # -- Opening --------------------------------------------------------------------------
+
+    async def find(self, conn: HTTPConnection, query: QueryParams) -> SessionInfo | Refusal:
+        """The session a transport request names, once its Origin and token are checked."""
+        if not self.origins.allows(conn):
+            return ORIGIN_REFUSED
+        if self.draining:
+            return DRAINING
+        session_id = query.get("sid")
+        if not session_id:
+            return Refusal(400, CloseCode.PROTOCOL_ERROR, "missing 'sid' query parameter")
+        try:
+            info = await self.backend.info(SessionId(session_id))
+        except BackendError:
+            return BACKEND_UNAVAILABLE
+        if info is None:
+            return UNKNOWN_SESSION
+        token = conn.headers.get(TOKEN_HEADER) or query.get("token")
+        if not token_matches(token, info.token_hash):
+            return WRONG_TOKEN
+        return info
+
+    @staticmethod
+    def resume_point(value: str | None) -> int | Refusal:
+        """The ``last`` message a client says it received (a query parameter or header)."""
+        try:
+            return decode_last(value)
+        except ProtocolError as exc:
+            return Refusal(400, exc.code, str(exc))
+
+    async def open(
+        self,
+        session_id: SessionId,
+        transport: TransportName,
+        last: int,
+        request: HTTPConnection,
+        *,
+        announce: bool = True,
+    ) -> Channel | Close:
+        """Attach a new connection that holds every message up to ``last``, or answer why not.
+
+        ``announce`` is False for the long-polls that only carry a connection on. The channel
+        is tracked (for :meth:`drain`) until :meth:`release`; raises ``BackendError``.
+        """
+        channel = Channel(session_id, transport)
+        self._channels.add(channel)
+        try:
+            attached = await self.backend.attach(session_id, channel, transport, last, self.clock())
+        except (ReplayGap, ProtocolError, UnknownSession) as exc:
+            self._channels.discard(channel)
+            return await self._refuse_resume(session_id, exc)
+        except BaseException:
+            self._channels.discard(channel)
+            raise
+        channel.hello = Hello(attached.ack)
+        await self.supervisor.ensure(session_id, transport)
+        if announce:
+            self.observer.connected(
+                session_id,
+                transport,
+                first=attached.first,
+                client=request.client.host if request.client else None,
+                fallback=query_of(request).get("fb"),
+            )
+        return channel
+
+    async def release(self, channel: Channel) -> None:
+        """The connection ended: detach it. With the backend away, its session expires."""
+        self._channels.discard(channel)
+        try:
+            await self.backend.detach(channel.session_id, channel, self.clock())
+        except BackendError:
+            pass
+
+    async def _refuse_resume(self, session_id: SessionId, exc: Exception) -> Close:
+        if isinstance(exc, UnknownSession):
+            return Close(CloseCode.SESSION_EXPIRED, str(exc))
+        code = CloseCode.REPLAY_GAP if isinstance(exc, ReplayGap) else CloseCode.PROTOCOL_ERROR
+        await self.backend.close(session_id, code, str(exc))
+        return Close(code, str(exc))
+
+    def protocol(self, channel: Channel) -> ConnectionProtocol:
+        """The checks and timers of a streaming connection, the same for every transport."""
+        settings = self.settings
+        return ConnectionProtocol(
+            is_server=True,
+            now=asyncio.get_running_loop().time(),
+            max_message_size=settings.max_message_size,
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            ack_batch=settings.ack_batch,
+            received=channel.hello.ack,
+        )
+
+    def post_protocol(self) -> ConnectionProtocol:
+        """The checks of the frames of one upstream POST (a POST carries no heartbeats)."""
+        now = asyncio.get_running_loop().time()
+        return ConnectionProtocol(
+            is_server=True, now=now, max_message_size=self.settings.max_message_size
+        )
+
+    def channels(self) -> Iterator[Channel]:
+        """This process's open connections."""
+        return iter(list(self._channels))
+
+    async def drain(self, code: int, timeout: float) -> None:
+        """End every connection of this process with ``code`` and refuse new ones; wait up
+        to ``timeout`` seconds for them to end."""
+        self.draining = True
+        for channel in self.channels():
+            channel.disconnect(code, "server shutting down")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._channels and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+
+    # -- Inbound --------------------------------------------------------------------------
+
+    async def take(
+        self, session_id: SessionId, proto: ConnectionProtocol, raw: str | bytes, now: float
+    ) -> Taken:
+        """Take one raw frame from the client. Raises ``BackendError``; see :data:`Taken`."""
+        frame = proto.receive(raw, now)
+        backend = self.backend
+        try:
+            if isinstance(frame, Data):
+                size = message_size(frame.data)
+                return await backend.deliver(session_id, frame.seq, frame.data, size, self.clock())
+            if isinstance(frame, Ack):
+                await backend.ack(session_id, frame.seq)
+                return None
+            if isinstance(frame, Ping):
+                return Pong()
+            if isinstance(frame, Close):
+                await backend.close(session_id, frame.code, frame.reason)
+                return frame
+            if isinstance(frame, Violation):
+                return await self.fail(session_id, refusal_for(frame))
+            return None  # a pong: liveness only, which proto.receive noted
+        except SessionClosed as exc:
+            return Close(exc.code, exc.reason)
+        except (ProtocolError, InboxFull, RateLimited) as exc:
+            return await self.fail(session_id, refusal_for(exc))
+
+    async def fail(self, session_id: SessionId, refusal: Refusal) -> Refusal:
+        """Bad input ends the session with the refusal's code."""
+        await self.backend.close(session_id, refusal.code, refusal.reason)
+        return refusal
+
+    async def touch(self, session_id: SessionId) -> None:
+        """The client showed it is alive (by a request that carries no connection)."""
+        await self.backend.touch(session_id, self.clock())
+
+    # -- Outbound -------------------------------------------------------------------------
+
+    async def drained(self, session_id: SessionId, last: int) -> bool:
+        """Whether the session is over and the client has received every message."""
+        snapshot = await self.backend.snapshot(session_id)
+        if snapshot is None or snapshot.status != SessionStatus.CLOSED or last == 0:
+            return False
+        try:
+            return not (await self.backend.pending(session_id, last, 1, None)).messages
+        except (ReplayGap, ProtocolError):
+            return False  # the stream answers these with the right close
+
+    async def heard_from(self, session_id: SessionId, proto: ConnectionProtocol) -> bool:
+        """Whether the client showed signs of life elsewhere (by POST, maybe to another
+        process) recently enough that this connection is not dead."""
+        snapshot = await self.backend.snapshot(session_id)
+        if snapshot is None:
+            return False
+        now = asyncio.get_running_loop().time()
+        silent_for = max(0.0, self.clock() - snapshot.last_seen)
+        proto.last_received = max(proto.last_received, now - silent_for)
+        return not proto.is_dead(now)
+
+    async def poll(
+        self, channel: Channel, last: int, opening: bool, wait: Callable[[], Awaitable[None]]
+    ) -> list[str]:
+        """The frames that answer one long-poll, in text form.
+
+        The first poll of a connection (``opening``) answers at once, starting with the hello;
+        later ones ``wait()`` for news when nothing is queued, then answer the ack owed, the
+        messages, and the close once every message is out.
+        """
+        backend, settings = self.backend, self.settings
+        session_id = channel.session_id
+        frames = [encode_frame(channel.hello)] if opening else []
+        pending = await backend.pending(session_id, last, settings.max_batch, WRITE_BATCH_BYTES)
+        if not opening and not pending.messages and pending.close is None:
+            await wait()
+            if channel.ended is not None:
+                return [encode_frame(Reconnect(*channel.ended))]
+            pending = await backend.pending(session_id, last, settings.max_batch, WRITE_BATCH_BYTES)
+        if pending.ack and not opening:
+            frames.append(encode_ack(pending.ack))
+        frames.extend(encode_data(seq, data) for seq, data in pending.messages)
+        if pending.close is not None:
+            frames.append(encode_frame(Close(*pending.close)))
+        return frames
+
+    async def pump(
+        self,
+        channel: Channel,
+        proto: ConnectionProtocol,
+        cursor: int,
+        writer: StreamWriter,
+        still_alive: Callable[[], Awaitable[bool]] = _never_alive,
+    ) -> None:
+        """Write the session's frames to one streaming connection until it ends.
+
+        In this order: owed control frames (ack, pong, ping), the pending messages after
+        ``cursor``, then the close, or a reconnect frame when the connection must end while
+        the session lives on. Each write is bounded by ``send_timeout`` (the task is cancelled
+        past it): a client that stops reading loses its connection (it resumes later), never
+        the server's memory. ``still_alive`` is asked when ``proto`` finds the peer silent.
+        """
+        loop = asyncio.get_running_loop()
+        backend = self.backend
+        session_id = channel.session_id
+        max_batch = self.settings.max_batch
+        event = channel.event
+        send_timeout = self.settings.send_timeout
+        me = asyncio.current_task()
+        assert me is not None
+        writing_since: float | None = None  # when the write in progress began
+        watchdog: asyncio.TimerHandle | None = None  # ends this task if that write hangs
+        alarm: asyncio.TimerHandle | None = None  # sets ``event`` at the next deadline...
+        alarm_at = 0.0  # ...which is this (uvloop's handles do not say)
+
+        def check_write() -> None:
+            nonlocal watchdog
+            watchdog = None
+            if writing_since is None or send_timeout is None:
+                return  # idle: the next write arms the watchdog again
+            late = writing_since + send_timeout
+            if loop.time() >= late:
+                me.cancel()  # a client that stops reading must not hold this task for ever
+            else:
+                watchdog = loop.call_at(late, check_write)
+
+        def ring() -> None:
+            # Timers clear themselves when they fire: uvloop may fire one a little early,
+            # and a handle kept after firing would never wake this loop again.
+            nonlocal alarm
+            alarm = None
+            event.set()
+
+        try:
+            while True:
+                event.clear()
+                if channel.ended is not None:
+                    await writer.end(Reconnect(*channel.ended))
+                    return
+                try:
+                    pending = await backend.pending(
+                        session_id, cursor, max_batch, WRITE_BATCH_BYTES
+                    )
+                except ReplayGap as gap:
+                    # The client acknowledged messages this connection has not written: an
+                    # older connection still delivering got them to it. Nothing to resend.
+                    cursor = gap.first_available - 1
+                    continue
+                now = loop.time()
+                proto.delivered(pending.ack, now)
+                control = proto.due(now)
+                messages = pending.messages
+                if control or messages:
+                    writing_since = now
+                    if watchdog is None and send_timeout is not None:
+                        watchdog = loop.call_at(now + send_timeout, check_write)
+                    if control:
+                        await writer.write_control(control)
+                    if messages:
+                        await writer.write_messages(messages)
+                        cursor = messages[-1][0]
+                    writing_since = None
+                    proto.sent(len(control) + len(messages), now)
+                if pending.close is not None:
+                    await writer.end(Close(*pending.close))
+                    return
+                if proto.is_dead(now) and not await still_alive():
+                    await writer.end(
+                        Reconnect(CloseCode.PING_TIMEOUT, "no sign of life from the client")
+                    )
+                    return
+                if pending.more or event.is_set():
+                    continue
+                deadline = proto.next_deadline()
+                if deadline is not None and (alarm is None or deadline < alarm_at):
+                    if alarm is not None:
+                        alarm.cancel()
+                    alarm = loop.call_at(deadline, ring)  # a deadline wakes like news does
+                    alarm_at = deadline
+                await event.wait()
+        finally:
+            for timer in (alarm, watchdog):
+                if timer is not None:
+                    timer.cancel()
