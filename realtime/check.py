@@ -8,7 +8,7 @@ on, and says what it saw::
 
     $ realtime check https://example.com/realtime
     negotiate: ok (HTTP 200 in 31 ms; offers websocket, sse, longpoll)
-    websocket: upgrade refused (HTTP 404, a proxy dropped the Upgrade header?)
+    websocket: upgrade refused (HTTP 426, a proxy dropped the Upgrade header?)
     sse: stream buffered (headers arrived, no data within 3 s)
     longpoll: ok (hello in 12 ms)
     1 of 3 transports work: clients will use longpoll

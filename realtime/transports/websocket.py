@@ -15,7 +15,8 @@ import contextlib
 import logging
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -175,18 +176,17 @@ async def _deny(websocket: WebSocket, refusal: Refusal) -> None:
     await websocket.close(refusal.code, refusal.reason)
 
 
-async def upgrade_required(scope: Scope, receive: Receive, send: Send) -> None:
+async def upgrade_required(request: Request) -> Response:
     """A plain GET on the WebSocket endpoint: a proxy on the way dropped the Upgrade header.
 
     426 with ``Cache-Control: no-store``, never a 404 that a caching proxy would keep and
     serve to the client's later attempts.
     """
-    response = JSONResponse(
+    return JSONResponse(
         {
             "error": "this endpoint takes WebSocket upgrades only: a proxy dropped the Upgrade",
             "code": CloseCode.PROTOCOL_ERROR,
         },
         status_code=426,
-        headers={"cache-control": "no-store", "upgrade": "websocket", "connection": "Upgrade"},
+        headers={"cache-control": "no-store", "upgrade": "websocket"},
     )
-    await response(scope, receive, send)

@@ -160,7 +160,7 @@ def test_nginx_without_upgrade_headers(
 ) -> None:
     status, steps = run_check(capsys, f"{proxies['plain']}/realtime")
     assert status == 0
-    assert steps["websocket"] == "upgrade refused (HTTP 404, a proxy dropped the Upgrade header?)"
+    assert steps["websocket"] == "upgrade refused (HTTP 426, a proxy dropped the Upgrade header?)"
     assert steps["sse"].startswith("ok (hello in ")
     assert steps["longpoll"].startswith("ok (hello in ")
     assert steps["summary"] == "2 of 3 transports work: clients will use sse"
@@ -197,7 +197,7 @@ def test_a_proxy_that_buffers_event_streams(
 ) -> None:
     status, steps = run_check(capsys, f"{proxies['buffering']}/realtime", "--timeout", "0.5")
     assert status == 0
-    assert steps["websocket"].startswith("upgrade refused (HTTP 404")
+    assert steps["websocket"].startswith("upgrade refused (HTTP 426")
     assert steps["sse"] == "stream buffered (headers arrived, no data within 0.5 s)"
     assert steps["longpoll"].startswith("ok (hello in ")
     assert steps["summary"] == "1 of 3 transports work: clients will use longpoll"

@@ -135,3 +135,16 @@ async def test_token_in_header_or_query(server: str) -> None:
         assert response.status_code == 200
         response = await session.post(http, "longpoll", ["d2:via header"])
         assert response.status_code == 200
+
+
+async def test_a_websocket_get_without_upgrade_answers_426_never_cacheable(server: str) -> None:
+    # A proxy that strips the Upgrade header (varnish's builtin VCL, Apache without
+    # wstunnel) turns the handshake into a plain GET: a cacheable 404 would be served again to
+    # the client's later attempts through a caching proxy.
+    async with httpx.AsyncClient() as http:
+        session = await negotiate(http, f"{server}/echo")
+        response = await http.get(session.url("websocket", token=session.token))
+    assert response.status_code == 426
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["upgrade"] == "websocket"
+    assert "Upgrade" in response.json()["error"]

@@ -11,10 +11,19 @@ from hypothesis import strategies as st
 from realtime.exceptions import ProtocolError
 from realtime.protocol.batch import decode_batch, encode_batch
 from realtime.protocol.buffer import ReplayBuffer
+from realtime.protocol.codes import CloseCode
 from realtime.protocol.connection import ConnectionProtocol, Violation
-from realtime.protocol.frames import MAX_SEQ, Data, decode_frame, encode_binary_data, encode_frame
-from realtime.protocol.negotiate import Negotiated
+from realtime.protocol.frames import (
+    MAX_SEQ,
+    PROTOCOL_VERSION,
+    Data,
+    decode_frame,
+    encode_binary_data,
+    encode_frame,
+)
+from realtime.protocol.negotiate import Negotiated, decode_request, encode_request
 from realtime.protocol.sse import SSEEvent, SSEParser, encode_event, frame_from_event_data
+from realtime.types import TRANSPORT_NAMES, TransportName
 
 seqs = st.integers(min_value=0, max_value=MAX_SEQ)
 texts = st.text()  # includes lone surrogates, control characters, \r, \n, NUL
@@ -96,12 +105,100 @@ def test_batches_round_trip(frames: list[str]) -> None:
     assert decode_batch(encode_batch(frames)) == frames
 
 
-@given(json_values)
-def test_negotiation_answer_parser_never_raises_anything_else(value: object) -> None:
+durations = st.integers(min_value=0, max_value=10**9)
+sizes = st.none() | st.integers(min_value=1, max_value=2**53)
+answers = st.fixed_dictionaries(
+    {
+        "v": st.just(PROTOCOL_VERSION),
+        "sid": st.text(min_size=1),
+        "token": st.text(min_size=1),
+        "transports": st.lists(st.sampled_from(TRANSPORT_NAMES), unique=True),
+        "ping_interval_ms": st.none() | durations,
+        "ping_timeout_ms": st.none() | durations,
+        "poll_timeout_ms": durations,
+        "session_ttl_ms": durations,
+        "max_message_size": sizes,
+        "max_queue": sizes,
+        "max_buffer_bytes": sizes,
+        "max_batch": sizes,
+    }
+)
+
+
+@given(answers)
+def test_a_well_formed_negotiation_answer_parses_to_what_it_says(answer: dict[str, object]) -> None:
+    negotiated = Negotiated.from_json(answer)
+    assert negotiated.to_json() == answer
+    assert Negotiated.from_json(negotiated.to_json()) == negotiated
+
+
+@given(
+    answers, st.sampled_from(["v", "sid", "token", "transports", "poll_timeout_ms"]), json_values
+)
+def test_a_negotiation_answer_with_a_bad_field_is_refused(
+    answer: dict[str, object], field: str, value: object
+) -> None:
+    broken = {**answer, field: value}
     try:
-        Negotiated.from_json(value)
-    except ProtocolError:
-        pass
+        negotiated = Negotiated.from_json(broken)
+    except ProtocolError as exc:
+        assert exc.code == CloseCode.PROTOCOL_ERROR
+        return
+    # Only a value as good as a valid one passes, and the answer is read as it says.
+    assert broken["v"] == PROTOCOL_VERSION
+    assert (negotiated.session_id, negotiated.token) == (broken["sid"], broken["token"])
+    assert isinstance(negotiated.session_id, str) and negotiated.session_id
+    assert isinstance(broken["transports"], list)
+    assert list(negotiated.transports) == [t for t in broken["transports"] if t in TRANSPORT_NAMES]
+    poll_ms = broken["poll_timeout_ms"]
+    assert isinstance(poll_ms, int) and not isinstance(poll_ms, bool) and poll_ms >= 0
+    assert negotiated.poll_timeout == poll_ms / 1000
+
+
+@given(json_values)
+def test_the_negotiation_answer_parser_refuses_anything_else_with_1002(value: object) -> None:
+    try:
+        negotiated = Negotiated.from_json(value)
+    except ProtocolError as exc:
+        assert exc.code == CloseCode.PROTOCOL_ERROR
+    else:
+        assert isinstance(value, dict) and value["v"] == PROTOCOL_VERSION
+        assert (negotiated.session_id, negotiated.token) == (value["sid"], value["token"])
+
+
+def expected_request(value: object) -> frozenset[str] | None | type[ProtocolError]:
+    """What PROTOCOL.md says a negotiation request body asks for."""
+    if not isinstance(value, dict) or value.get("v", PROTOCOL_VERSION) != PROTOCOL_VERSION:
+        return ProtocolError
+    transports = value.get("transports")
+    if transports is None:
+        return None
+    if not isinstance(transports, list) or not all(isinstance(t, str) for t in transports):
+        return ProtocolError
+    return frozenset(transports)
+
+
+@given(json_values | st.dictionaries(st.sampled_from(["v", "transports"]), json_values))
+def test_the_negotiation_request_parser_follows_the_document(value: object) -> None:
+    expected = expected_request(value)
+    try:
+        wanted = decode_request(json.dumps(value).encode())
+    except ProtocolError as exc:
+        assert exc.code == CloseCode.PROTOCOL_ERROR
+        assert expected is ProtocolError
+    else:
+        assert wanted == expected
+
+
+def test_an_empty_negotiation_request_asks_for_any_transport() -> None:
+    assert decode_request(b"") is None
+    assert decode_request(b"  \n") is None
+
+
+@given(st.lists(st.sampled_from(TRANSPORT_NAMES)))
+def test_negotiation_requests_round_trip(transports: list[TransportName]) -> None:
+    body = json.dumps(encode_request(transports)).encode()
+    assert decode_request(body) == frozenset(transports)
 
 
 @given(
