@@ -11,7 +11,6 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-from realtime._signal import Signal
 from realtime.backends.base import (
     HandlerClaim,
     Listener,
@@ -23,6 +22,7 @@ from realtime.exceptions import BufferFull, SessionClosed, UnknownSession
 from realtime.protocol.frames import CloseCode
 from realtime.protocol.session import Attached, SessionState
 from realtime.types import SessionId, TransportName
+from realtime.wakeup import Signal
 
 __all__ = ["MemoryBackend"]
 

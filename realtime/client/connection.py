@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 
-from realtime._signal import wait_event
 from realtime.client.drivers import LongPollDriver, SSEDriver, WebSocketDriver
 from realtime.client.engine import ClientState, Ended, Link
 from realtime.exceptions import (
@@ -29,6 +28,7 @@ from realtime.protocol.codes import reconnect_policy as policy_of
 from realtime.protocol.frames import Close, check_close_code, check_message
 from realtime.protocol.negotiate import Negotiated, encode_request
 from realtime.types import TRANSPORT_NAMES, Message, TransportName
+from realtime.wakeup import wait_event
 
 __all__ = ["Connection", "connect"]
 

@@ -13,7 +13,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from realtime._signal import Signal, wait_event
 from realtime.exceptions import ProtocolError
 from realtime.protocol.buffer import Receiver, ReplayBuffer
 from realtime.protocol.codes import CloseCode
@@ -28,6 +27,7 @@ from realtime.protocol.frames import (
     encode_frame,
 )
 from realtime.protocol.negotiate import Negotiated
+from realtime.wakeup import Signal, wait_event
 
 __all__ = ["ClientState", "Driver", "Ended", "Link"]
 

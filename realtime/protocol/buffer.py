@@ -55,6 +55,12 @@ class ReplayBuffer:
         """Bytes held."""
         return self._bytes
 
+    @property
+    def footprint(self) -> int:
+        """Entries the storage holds: the unacknowledged ones, and acknowledged ones that a
+        later compaction frees."""
+        return len(self._entries)
+
     def has_room(self, size: int) -> bool:
         """Whether a message of ``size`` bytes would be accepted now."""
         count = len(self)

@@ -26,7 +26,6 @@ from typing import Protocol
 from starlette.datastructures import QueryParams
 from starlette.requests import HTTPConnection
 
-from realtime._signal import Flag
 from realtime.backends.base import Backend, SessionInfo
 from realtime.exceptions import (
     BackendError,
@@ -69,6 +68,7 @@ from realtime.server.security import OriginPolicy, token_matches
 from realtime.server.settings import Settings
 from realtime.server.supervisor import Supervisor
 from realtime.types import SessionId, TransportName
+from realtime.wakeup import Flag
 
 __all__ = ["Channel", "Engine", "StreamWriter", "Taken", "refusal_for"]
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from realtime.backends.redis._cancellation import raise_if_cancelled
+from realtime.backends.redis.cancellation import raise_if_cancelled
 
 pytestmark = pytest.mark.anyio
 

@@ -31,6 +31,14 @@ from realtime.types import SessionId
 pytestmark = pytest.mark.anyio
 
 
+async def first_steps() -> None:
+    """One loop turn: the tasks just started run to their first suspension. On the memory
+    backend that is the wait itself, so a task that should wait and does not is seen done; on
+    Redis it is the task's first command (tests/backends/test_redis.py checks the Redis waits
+    themselves, through what Redis records)."""
+    await asyncio.sleep(0)
+
+
 class Probe:
     """A listener that records what the backend tells it."""
 
@@ -123,7 +131,7 @@ async def test_acks_free_the_window_and_unblock_senders(backend: Backend) -> Non
     with pytest.raises(BufferFull):
         await backend.push(session_id, "c", 1, 0)
     blocked = asyncio.create_task(backend.push(session_id, "c", 1, 5))
-    await asyncio.sleep(0.01)
+    await first_steps()
     assert not blocked.done()
     await backend.ack(session_id, 1)
     assert await asyncio.wait_for(blocked, 5) == 3
@@ -198,7 +206,7 @@ async def test_receive_waits_for_a_message(backend: Backend) -> None:
     session_id = await new_session(backend)
     assert await backend.claim_handler(session_id) == "start"  # the handler's process waits
     waiting = asyncio.create_task(backend.receive(session_id))
-    await asyncio.sleep(0.01)
+    await first_steps()
     assert not waiting.done()
     await backend.deliver(session_id, 1, b"bytes", 5, 0.0)
     assert await asyncio.wait_for(waiting, 5) == b"bytes"
@@ -233,7 +241,7 @@ async def test_close_wakes_blocked_receivers_and_senders(backend: Backend) -> No
     await backend.push(session_id, "fills the window", 1, 0)
     receiver = asyncio.create_task(backend.receive(session_id))
     sender = asyncio.create_task(backend.push(session_id, "blocked", 1, None))
-    await asyncio.sleep(0.01)
+    await first_steps()
     await backend.close(session_id, 1001, "going")
     for task in (receiver, sender):
         with pytest.raises(SessionClosed):

@@ -126,8 +126,7 @@ async def test_the_handlers_of_a_dead_node_are_restarted_and_its_connections_det
         session_id = await session(dying)
         assert await dying.claim_handler(session_id) == "start"
         await dying.attach(session_id, Probe(), "websocket", 0, 1.0)
-        await dying._notifier.stop()  # type: ignore[union-attr]  # it dies without a word:
-        dying._heartbeat.cancel()  # type: ignore[union-attr]  # no more heartbeats
+        await dying.vanish()  # it dies without a word: no more heartbeats
         await asyncio.sleep(0.5)  # past node_ttl
         await survivor.expire(2.0, ttl=30.0)
         assert await survivor.orphans() == [session_id]
@@ -136,8 +135,6 @@ async def test_the_handlers_of_a_dead_node_are_restarted_and_its_connections_det
         assert snapshot is not None and snapshot.status == 2  # detached: it may expire
     finally:
         await survivor.stop()
-        if dying._client is not None:
-            await dying._client.aclose()
 
 
 async def test_an_unreachable_redis_is_a_backend_error() -> None:
@@ -222,8 +219,11 @@ async def test_a_handler_rides_out_a_short_redis_outage(redis_url: str) -> None:
             for operation in operations:
                 proxy.down = True
                 proxy.cut()  # Redis is gone: every connection to it too
+                tried = proxy.connections
                 task = asyncio.create_task(operation())
-                await asyncio.sleep(0.3)
+                async with asyncio.timeout(5):  # until it was refused twice: it retries
+                    while proxy.connections < tried + 2:
+                        await asyncio.sleep(0.01)
                 assert not task.done()  # waiting for Redis, not failed
                 proxy.down = False
                 await asyncio.wait_for(task, 10)

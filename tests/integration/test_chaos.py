@@ -25,10 +25,15 @@ SEED = int(os.environ.get("REALTIME_CHAOS_SEED", "0")) or None
 
 
 async def exchange(
-    conn: Connection, count: int, timeout: float, pace: float = 0.0
+    conn: Connection,
+    count: int,
+    timeout: float,
+    pace: float = 0.0,
+    received: list[str | bytes] | None = None,
 ) -> list[str | bytes]:
     """Send ``c0``.. while receiving ``s0``..; return what was received, ``done`` line last.
-    ``pace``: seconds to pause after every 10 messages sent."""
+    ``pace``: seconds to pause after every 10 messages sent; ``received``: the list to
+    receive into (others may watch it grow)."""
 
     async def send_all() -> None:
         for i in range(count):
@@ -39,7 +44,9 @@ async def exchange(
     sender = asyncio.create_task(send_all())
     try:
         async with asyncio.timeout(timeout):
-            received = [await conn.receive() for _ in range(count + 1)]
+            received = [] if received is None else received
+            for _ in range(count + 1):
+                received.append(await conn.receive())
             await sender
     finally:
         sender.cancel()
@@ -125,14 +132,16 @@ async def test_transport_switch_mid_stream_loses_nothing(server: str, transport:
         async with realtime.client.connect(url, transports=transports, **FAST_RETRY) as conn:
             assert conn.transport == transport
 
+            so_far: list[str | bytes] = []
+
             async def block_first_transport() -> None:
-                while conn._session.receiver.received < count // 3:
+                while len(so_far) < count // 3:
                     await asyncio.sleep(0.005)
                 proxy.reject = lambda request: blocked in request.lower()
                 proxy.cut()
 
             blocker = asyncio.create_task(block_first_transport())
-            received = await exchange(conn, count, timeout=120)
+            received = await exchange(conn, count, timeout=120, received=so_far)
             await blocker
             assert received == [*(f"s{i}" for i in range(count)), f"done {count} 0"]
             assert conn.transport == transports[1]

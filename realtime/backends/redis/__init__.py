@@ -44,9 +44,9 @@ from realtime.backends.base import (
     SessionInfo,
     SessionSnapshot,
 )
-from realtime.backends.redis._cancellation import raise_if_cancelled
-from realtime.backends.redis._notifier import Notifier
-from realtime.backends.redis._scripts import SCRIPTS
+from realtime.backends.redis.cancellation import raise_if_cancelled
+from realtime.backends.redis.notifier import Notifier
+from realtime.backends.redis.scripts import SCRIPTS
 from realtime.exceptions import (
     BackendError,
     BufferFull,
@@ -196,6 +196,20 @@ class RedisBackend:
         self._notifier.on_transport = self._on_transport
         await self._notifier.start()
         self._heartbeat = asyncio.create_task(self._beat_forever(), name="realtime-redis-heartbeat")
+
+    async def vanish(self) -> None:
+        """Stop as a killed process would: no more heartbeats nor notifications, and nothing
+        cleaned up, so other nodes find this one's sessions orphaned once ``node_ttl`` passes.
+        For failure drills and tests; :meth:`stop` is the clean way out."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+        if self._notifier is not None:
+            await self._notifier.stop()
+        if self._client is not None and self._own_client:
+            await self._client.aclose()
+            self._client = None
 
     async def stop(self) -> None:
         if self._heartbeat is not None:

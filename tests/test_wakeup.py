@@ -1,4 +1,4 @@
-"""The wake-ups of realtime._signal: Signal (no memory) and Flag (an event, one waiter)."""
+"""The wake-ups of realtime.wakeup: Signal (no memory) and Flag (an event, one waiter)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from realtime._signal import Flag, Signal
+from realtime.wakeup import Flag, Signal
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +23,7 @@ async def test_flag_wakes_its_waiter_and_stays_set_until_cleared() -> None:
     flag.clear()
     assert not flag.is_set()
     again = asyncio.create_task(flag.wait())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one loop turn: the task runs to its wait
     assert not again.done()
     flag.set()
     await asyncio.wait_for(again, 1)

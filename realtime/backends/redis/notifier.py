@@ -22,11 +22,11 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from realtime._signal import Signal
 from realtime.backends.base import Listener
-from realtime.backends.redis._cancellation import raise_if_cancelled
+from realtime.backends.redis.cancellation import raise_if_cancelled
 from realtime.protocol.frames import CloseCode
 from realtime.types import TRANSPORT_NAMES, SessionId, TransportName
+from realtime.wakeup import Signal
 
 __all__ = ["Notifier", "Watch"]
 
