@@ -240,7 +240,7 @@ class MemoryBackend:
         reached = messages[-1][0] if messages else after
         close = None
         if state.closed and reached == state.outbox.last_seq:
-            close = (state.close_code or 1000, state.close_reason)
+            close = (state.close_code or CloseCode.NORMAL_CLOSURE, state.close_reason)
         return Pending(messages, close, state.consumed, reached < state.outbox.last_seq)
 
     async def ack(self, session_id: SessionId, seq: int) -> None:
