@@ -6,9 +6,9 @@
     app = RealtimeApp(handler, backend=RedisBackend("redis://localhost:6379/0"))
 
 Any process serves any request of any session: no sticky sessions. Each session is a hash, a
-stream per direction and a set of rooms (see ``_scripts`` for the layout); every change is one
-atomic Lua script. A process is told what concerns it (a message for a connection it holds, a
-message for a handler it runs) on its own pub/sub channel.
+stream per direction and a set of rooms (:mod:`~realtime.backends.redis.scripts` has the
+layout); every change is one atomic Lua script. A process is told what concerns it (a message
+for a connection it holds, a message for a handler it runs) on its own pub/sub channel.
 
 A process that dies is noticed by the others within ``node_ttl`` seconds (plus the reaper's
 period): its connections are detached, so their clients resume elsewhere, and its handlers are
@@ -25,8 +25,8 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import Callable, Coroutine
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 try:
     from redis.asyncio import BlockingConnectionPool, Redis
@@ -45,10 +45,10 @@ from realtime.backends.base import (
     SessionSnapshot,
 )
 from realtime.backends.redis.cancellation import raise_if_cancelled
+from realtime.backends.redis.codec import close_of, decode, encode, limit, text, translating_errors
 from realtime.backends.redis.notifier import Notifier
 from realtime.backends.redis.scripts import SCRIPTS
 from realtime.exceptions import (
-    BackendError,
     BufferFull,
     InboxFull,
     ProtocolError,
@@ -62,50 +62,6 @@ from realtime.protocol.session import Attached
 from realtime.types import SessionId, TransportName
 
 __all__ = ["RedisBackend"]
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def _translating_errors(
-    method: Callable[Concatenate[RedisBackend, P], Coroutine[Any, Any, T]],
-) -> Callable[Concatenate[RedisBackend, P], Coroutine[Any, Any, T]]:
-    """Turn Redis failures into :class:`BackendError`, which transports answer with 4008."""
-
-    async def translated(self: RedisBackend, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            result = await method(self, *args, **kwargs)
-        except (RedisError, OSError) as exc:
-            raise_if_cancelled()  # the failure may be a cancellation in disguise
-            raise BackendError(f"redis failed: {exc!r}") from exc
-        raise_if_cancelled()  # redis-py may have retried past a cancellation
-        return result
-
-    translated.__name__, translated.__doc__ = method.__name__, method.__doc__
-    return translated
-
-
-def _encode(data: str | bytes) -> tuple[bytes, bytes]:
-    return (b"t", data.encode("utf-8")) if isinstance(data, str) else (b"b", data)
-
-
-def _decode(kind: bytes, data: bytes) -> str | bytes:
-    return data.decode("utf-8") if kind == b"t" else data
-
-
-def _limit(value: int | None) -> int:
-    return -1 if value is None else value
-
-
-def _text(value: bytes | str | None) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else value.decode("utf-8", "replace")
-
-
-def _close_of(code: bytes | str | None, reason: bytes | str | None) -> tuple[int, str]:
-    """A close code and reason as the scripts store them (no code: a normal closure)."""
-    return int(code or CloseCode.NORMAL_CLOSURE), _text(reason)
 
 
 class RedisBackend:
@@ -176,7 +132,7 @@ class RedisBackend:
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
 
-    @_translating_errors
+    @translating_errors
     async def start(self) -> None:
         if self._client is None:
             # redis-py's default pool raises once its connections are all busy; this one waits.
@@ -258,11 +214,11 @@ class RedisBackend:
 
     async def _closed_error(self, session_id: SessionId) -> SessionClosed:
         code, reason = await self.client.hmget(self._key("s", session_id), "cc", "cr")
-        return SessionClosed.create(*_close_of(code, reason))
+        return SessionClosed.create(*close_of(code, reason))
 
     # -- Sessions -------------------------------------------------------------------------
 
-    @_translating_errors
+    @translating_errors
     async def create(self, info: SessionInfo, now: float) -> None:
         body = json.dumps(
             {
@@ -283,8 +239,8 @@ class RedisBackend:
             "create",
             info.id,
             body,
-            _limit(info.max_queue),
-            _limit(info.max_buffer_bytes),
+            limit(info.max_queue),
+            limit(info.max_buffer_bytes),
             repr(now),
             round(self.key_ttl * 1000),
             info.client or "",
@@ -294,12 +250,12 @@ class RedisBackend:
         if not created:
             raise ValueError(f"session {info.id!r} exists already")
 
-    @_translating_errors
+    @translating_errors
     async def count(self, client: str | None = None) -> int:
         name = f"{self.prefix}:all" if client is None else self._key("client", client)
         return int(await self.client.zcard(name))
 
-    @_translating_errors
+    @translating_errors
     async def info(self, session_id: SessionId) -> SessionInfo | None:
         body = await self.client.hget(self._key("s", session_id), "info")
         if body is None:
@@ -308,7 +264,7 @@ class RedisBackend:
         fields["headers"] = tuple(tuple(pair) for pair in fields["headers"])
         return SessionInfo(**fields)
 
-    @_translating_errors
+    @translating_errors
     async def snapshot(self, session_id: SessionId) -> SessionSnapshot | None:
         status, transport, seen, code, reason = await self.client.hmget(
             self._key("s", session_id), "st", "tr", "seen", "cc", "cr"
@@ -317,13 +273,13 @@ class RedisBackend:
             return None
         return SessionSnapshot(
             int(status),
-            _text(transport) or None,  # type: ignore[arg-type]
+            text(transport) or None,  # type: ignore[arg-type]
             float(seen or 0),
             int(code) if code is not None else None,
-            _text(reason),
+            text(reason),
         )
 
-    @_translating_errors
+    @translating_errors
     async def attach(
         self,
         session_id: SessionId,
@@ -359,7 +315,7 @@ class RedisBackend:
             raise ProtocolError(
                 f"resume after {last} but the last message sent is {int(result[1])}"
             )
-        replaced = _text(result[2]) or None
+        replaced = text(result[2]) or None
         if self._on_transport is not None:
             self._on_transport(session_id, transport)
         if previous is not None and previous is not listener and previous.id == replaced:
@@ -374,17 +330,17 @@ class RedisBackend:
             else:
                 listeners[session_id] = previous
 
-    @_translating_errors
+    @translating_errors
     async def detach(self, session_id: SessionId, listener: Listener, now: float) -> None:
         if self.notifier.listeners.get(session_id) is listener:
             del self.notifier.listeners[session_id]
         await self._run("detach", session_id, listener.id, self.node, repr(now))
 
-    @_translating_errors
+    @translating_errors
     async def touch(self, session_id: SessionId, now: float) -> None:
         await self._run("touch", session_id, repr(now))
 
-    @_translating_errors
+    @translating_errors
     async def claim_handler(self, session_id: SessionId) -> HandlerClaim | None:
         claim = await self._run("claim", session_id, self.node)
         if not claim:
@@ -392,7 +348,7 @@ class RedisBackend:
         self._handlers.add(session_id)
         return "start" if claim == b"start" else "restart"
 
-    @_translating_errors
+    @translating_errors
     async def release_handler(self, session_id: SessionId, finished: bool) -> None:
         self._handlers.discard(session_id)
         await self._run("release", session_id, self.node, "1" if finished else "0")
@@ -406,18 +362,18 @@ class RedisBackend:
         orphans, self._orphans = self._orphans, []
         return orphans
 
-    @_translating_errors
+    @translating_errors
     async def close(self, session_id: SessionId, code: int, reason: str) -> bool:
         return bool(await self._run("close", session_id, int(code), reason))  # not an IntEnum
 
-    @_translating_errors
+    @translating_errors
     async def expire(self, now: float, ttl: float) -> list[SessionId]:
         await self._reap_dead_nodes(now)
         expired = await self._run("expire", repr(now), repr(ttl))
-        return [SessionId(_text(session_id)) for session_id in expired]
+        return [SessionId(text(session_id)) for session_id in expired]
 
     async def _reap_dead_nodes(self, now: float) -> None:
-        nodes = [_text(node) for node in await self.client.smembers(f"{self.prefix}:nodes")]
+        nodes = [text(node) for node in await self.client.smembers(f"{self.prefix}:nodes")]
         others = [node for node in nodes if node != self.node]
         if not others:
             return
@@ -428,15 +384,15 @@ class RedisBackend:
         for node, exists in zip(others, alive, strict=True):
             if not exists:
                 orphans = await self._run("reap_node", node, repr(now))
-                self._orphans.extend(SessionId(_text(session_id)) for session_id in orphans)
+                self._orphans.extend(SessionId(text(session_id)) for session_id in orphans)
 
     # -- Server to client -----------------------------------------------------------------
 
-    @_translating_errors
+    @translating_errors
     async def push(
         self, session_id: SessionId, data: str | bytes, size: int, timeout: float | None
     ) -> int:
-        kind, payload = _encode(data)
+        kind, payload = encode(data)
         notifier = self.notifier
         watch = None
         loop = asyncio.get_running_loop()
@@ -463,7 +419,7 @@ class RedisBackend:
             if watch is not None:
                 notifier.unwatch(notifier.room, session_id, watch)
 
-    @_translating_errors
+    @translating_errors
     async def pending(
         self, session_id: SessionId, after: int, max_count: int | None, max_bytes: int | None
     ) -> Pending:
@@ -490,14 +446,14 @@ class RedisBackend:
                     break
                 budget -= size
             seq = int(entry_id.split(b"-", 1)[0])
-            messages.append((seq, _decode(fields[b"k"], fields[b"d"])))
+            messages.append((seq, decode(fields[b"k"], fields[b"d"])))
         reached = messages[-1][0] if messages else after
         close = None
         if status == b"3" and reached == int(last_seq):
-            close = _close_of(code, reason)
+            close = close_of(code, reason)
         return Pending(messages, close, int(consumed), reached < int(last_seq))
 
-    @_translating_errors
+    @translating_errors
     async def ack(self, session_id: SessionId, seq: int) -> None:
         result = int(await self._run("ack", session_id, seq))
         if result == -2:
@@ -507,11 +463,11 @@ class RedisBackend:
 
     # -- Client to server -----------------------------------------------------------------
 
-    @_translating_errors
+    @translating_errors
     async def deliver(
         self, session_id: SessionId, seq: int, data: str | bytes, size: int, now: float
     ) -> int:
-        kind, payload = _encode(data)
+        kind, payload = encode(data)
         result = await self._run("deliver", session_id, seq, kind, payload, size, repr(now))
         status = result[0]
         if status == b"ok":
@@ -519,14 +475,14 @@ class RedisBackend:
         if status == b"unknown":
             raise UnknownSession()
         if status == b"closed":
-            raise SessionClosed.create(*_close_of(result[1], result[2]))
+            raise SessionClosed.create(*close_of(result[1], result[2]))
         if status == b"gap":
             raise ProtocolError(f"message {seq} arrived but {int(result[1]) + 1} was expected")
         if status == b"rate":
             raise RateLimited("more messages per second than the session's rate limit")
         raise InboxFull("the client sent past its window")
 
-    @_translating_errors
+    @translating_errors
     async def receive(self, session_id: SessionId) -> str | bytes:
         notifier = self.notifier
         watch = notifier.watch(notifier.inbox, session_id)
@@ -536,9 +492,9 @@ class RedisBackend:
                 result = await self._run("take", session_id)
                 status = result[0]
                 if status == b"msg":
-                    return _decode(result[1], result[2])
+                    return decode(result[1], result[2])
                 if status == b"closed":
-                    raise SessionClosed.create(*_close_of(result[1], result[2]))
+                    raise SessionClosed.create(*close_of(result[1], result[2]))
                 if status == b"unknown":
                     raise UnknownSession()
                 if watch.generation == generation:
@@ -548,38 +504,38 @@ class RedisBackend:
 
     # -- Rooms ----------------------------------------------------------------------------
 
-    @_translating_errors
+    @translating_errors
     async def join(self, session_id: SessionId, room: str) -> None:
         result = await self._run("join", session_id, room)
         if result[0] == b"unknown":
             raise UnknownSession()
         if result[0] == b"closed":
-            raise SessionClosed.create(*_close_of(result[1], result[2]))
+            raise SessionClosed.create(*close_of(result[1], result[2]))
 
-    @_translating_errors
+    @translating_errors
     async def leave(self, session_id: SessionId, room: str) -> None:
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.srem(self._key("room", room), session_id)
             pipe.srem(self._key("r", session_id), room)
             await pipe.execute()
 
-    @_translating_errors
+    @translating_errors
     async def rooms(self, session_id: SessionId) -> set[str]:
-        return {_text(room) for room in await self.client.smembers(self._key("r", session_id))}
+        return {text(room) for room in await self.client.smembers(self._key("r", session_id))}
 
-    @_translating_errors
+    @translating_errors
     async def members(self, room: str) -> set[SessionId]:
         members = await self.client.smembers(self._key("room", room))
-        return {SessionId(_text(member)) for member in members}
+        return {SessionId(text(member)) for member in members}
 
-    @_translating_errors
+    @translating_errors
     async def publish(
         self, room: str, data: str | bytes, size: int, exclude: SessionId | None = None
     ) -> int:
-        kind, payload = _encode(data)
+        kind, payload = encode(data)
         return int(await self._run("publish", room, kind, payload, size, exclude or ""))
 
-    @_translating_errors
+    @translating_errors
     async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
-        kind, payload = _encode(data)
+        kind, payload = encode(data)
         return bool(await self._run("offer", session_id, kind, payload, size))
