@@ -30,7 +30,7 @@ class Recorder:
         self.messages += messages
         self.changed.set()
 
-    async def end(self, frame: Close | Reconnect) -> None:
+    async def end(self, frame: Close | Reconnect, last: int = 0) -> None:
         self.ended = frame
 
 

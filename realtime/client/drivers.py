@@ -96,7 +96,7 @@ class WebSocketDriver(_Base):
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             return Ended(ABNORMAL_CLOSURE, f"websocket failed to open: {exc!r}")
-        async with websocket:
+        try:
             reader = asyncio.create_task(self._read(websocket, link))
             writer = asyncio.create_task(self._write(websocket, link))
             try:
@@ -111,6 +111,10 @@ class WebSocketDriver(_Base):
                 for task in (reader, writer):
                     task.cancel()
                 await asyncio.gather(reader, writer, return_exceptions=True)
+        finally:
+            # 1001, not 1000: a WebSocket closed with 1000 ends its session (PROTOCOL.md 5.1);
+            # this one only leaves the connection, to resume or fall back.
+            await websocket.close(CloseCode.GOING_AWAY, "connection ends, the session goes on")
 
     async def _read(self, websocket: ClientConnection, link: Link) -> Ended:
         loop = asyncio.get_running_loop()

@@ -17,6 +17,7 @@ from typing import cast
 from realtime.protocol.frames import encode_data
 
 __all__ = [
+    "STOP_ID_PREFIX",
     "PRELUDE_PADDING",
     "SSEEvent",
     "SSEParser",
@@ -24,6 +25,7 @@ __all__ = [
     "encode_data_event",
     "encode_event",
     "encode_retry",
+    "stop_id",
     "frame_from_event_data",
 ]
 
@@ -32,7 +34,7 @@ PRELUDE_PADDING = 2048
 size before passing anything on (IE/old Edge needed 2 KiB) flush the stream at once."""
 
 
-def encode_event(frame: str, event_id: int | None = None) -> bytes:
+def encode_event(frame: str, event_id: int | str | None = None) -> bytes:
     """Encode one frame as an SSE event."""
     if "\r" in frame or frame.startswith('"'):
         frame = json.dumps(frame, ensure_ascii=False)
@@ -42,6 +44,18 @@ def encode_event(frame: str, event_id: int | None = None) -> bytes:
     else:
         body = f"data: {frame}\n"
     return f"{head}{body}\n".encode()
+
+
+STOP_ID_PREFIX = "c"
+"""The ``id`` of the last event of a stream whose EventSource must not come back (the session
+ended, or another connection took it over) starts with this, then the last message number:
+the browser's reconnection then carries ``Last-Event-ID: c<n>`` and gets ``204 No Content``,
+which makes it stop. A data event's id is a plain number."""
+
+
+def stop_id(last: int) -> str:
+    """The event id that tells a reconnecting EventSource to stop."""
+    return f"{STOP_ID_PREFIX}{last}"
 
 
 def encode_data_event(seq: int, data: str | bytes) -> bytes:

@@ -53,8 +53,8 @@ from realtime.protocol.frames import (
     encode_data,
     encode_frame,
     message_size,
+    truncate_reason,
 )
-from realtime.protocol.session import SessionStatus
 from realtime.server.http import TOKEN_HEADER, query_of
 from realtime.server.refusals import (
     BACKEND_UNAVAILABLE,
@@ -115,8 +115,9 @@ class StreamWriter(Protocol):
 
     async def write_messages(self, messages: list[tuple[int, str | bytes]]) -> None: ...
 
-    async def end(self, frame: Close | Reconnect) -> None:
-        """Write the last frame and end the connection."""
+    async def end(self, frame: Close | Reconnect, last: int = 0) -> None:
+        """Write the last frame and end the connection; ``last`` is the last message written
+        on it."""
 
 
 def refusal_for(error: Exception | Violation) -> Refusal:
@@ -305,8 +306,18 @@ class Engine:
             return None  # a pong: liveness only, which proto.receive noted
         except SessionClosed as exc:
             return Close(exc.code, exc.reason)
+        except UnknownSession:
+            return UNKNOWN_SESSION  # it expired while the request came in
         except (ProtocolError, InboxFull, RateLimited) as exc:
             return await self.fail(session_id, refusal_for(exc))
+
+    async def hung_up(self, session_id: SessionId, code: int | None, reason: str) -> None:
+        """The client closed its WebSocket without a close frame: with 1000 (normal closure)
+        that ends the session, as ``c1000`` would; any other code (1001 when a page goes away,
+        none at all) ends only the connection, and the session waits to be resumed."""
+        if code == CloseCode.NORMAL_CLOSURE:
+            reason = truncate_reason(reason) or "the client closed its WebSocket"
+            await self.backend.close(session_id, code, reason)
 
     async def fail(self, session_id: SessionId, refusal: Refusal) -> Refusal:
         """Bad input ends the session with the refusal's code."""
@@ -314,20 +325,13 @@ class Engine:
         return refusal
 
     async def touch(self, session_id: SessionId) -> None:
-        """The client showed it is alive (by a request that carries no connection)."""
+        """The client showed it is alive, by a request that carries no connection (a POST):
+        the handler starts if it has not, so that nothing waits for a handler that is not
+        running."""
         await self.backend.touch(session_id, self.clock())
+        await self.supervisor.ensure(session_id, None)
 
     # -- Outbound -------------------------------------------------------------------------
-
-    async def drained(self, session_id: SessionId, last: int) -> bool:
-        """Whether the session is over and the client has received every message."""
-        snapshot = await self.backend.snapshot(session_id)
-        if snapshot is None or snapshot.status != SessionStatus.CLOSED or last == 0:
-            return False
-        try:
-            return not (await self.backend.pending(session_id, last, 1, None)).messages
-        except (ReplayGap, ProtocolError):
-            return False  # the stream answers these with the right close
 
     async def heard_from(self, session_id: SessionId, proto: ConnectionProtocol) -> bool:
         """Whether the client showed signs of life elsewhere (by POST, maybe to another
@@ -352,12 +356,17 @@ class Engine:
         backend, settings = self.backend, self.settings
         session_id = channel.session_id
         frames = [encode_frame(channel.hello)] if opening else []
-        pending = await backend.pending(session_id, last, settings.max_batch, WRITE_BATCH_BYTES)
-        if not opening and not pending.messages and pending.close is None:
-            await wait()
-            if channel.ended is not None:
-                return [encode_frame(Reconnect(*channel.ended))]
+        try:
             pending = await backend.pending(session_id, last, settings.max_batch, WRITE_BATCH_BYTES)
+            if not opening and not pending.messages and pending.close is None:
+                await wait()
+                if channel.ended is not None:
+                    return [encode_frame(Reconnect(*channel.ended))]
+                pending = await backend.pending(
+                    session_id, last, settings.max_batch, WRITE_BATCH_BYTES
+                )
+        except UnknownSession as exc:  # it expired while the poll waited
+            return [encode_frame(Close(CloseCode.SESSION_EXPIRED, str(exc)))]
         if pending.ack and not opening:
             frames.append(encode_ack(pending.ack))
         frames.extend(encode_data(seq, data) for seq, data in pending.messages)
@@ -416,7 +425,7 @@ class Engine:
             while True:
                 event.clear()
                 if channel.ended is not None:
-                    await writer.end(Reconnect(*channel.ended))
+                    await writer.end(Reconnect(*channel.ended), cursor)
                     return
                 try:
                     pending = await backend.pending(
@@ -427,6 +436,9 @@ class Engine:
                     # older connection still delivering got them to it. Nothing to resend.
                     cursor = gap.first_available - 1
                     continue
+                except UnknownSession as exc:  # it expired under this connection
+                    await writer.end(Close(CloseCode.SESSION_EXPIRED, str(exc)), cursor)
+                    return
                 now = loop.time()
                 proto.delivered(pending.ack, now)
                 control = proto.due(now)
@@ -443,12 +455,11 @@ class Engine:
                     writing_since = None
                     proto.sent(len(control) + len(messages), now)
                 if pending.close is not None:
-                    await writer.end(Close(*pending.close))
+                    await writer.end(Close(*pending.close), cursor)
                     return
                 if proto.is_dead(now) and not await still_alive():
-                    await writer.end(
-                        Reconnect(CloseCode.PING_TIMEOUT, "no sign of life from the client")
-                    )
+                    reconnect = Reconnect(CloseCode.PING_TIMEOUT, "no sign of life from the client")
+                    await writer.end(reconnect, cursor)
                     return
                 if pending.more or event.is_set():
                     continue

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from realtime.backends.base import Backend
-from realtime.exceptions import SessionClosed
+from realtime.exceptions import SessionClosed, UnknownSession
 from realtime.observe import Observer
 from realtime.protocol.codes import CloseCode
 from realtime.server.hub import Hub
@@ -77,7 +77,10 @@ class Supervisor:
         """Start the session's handler here unless it already runs (here or elsewhere)."""
         if session_id in self._running:
             return
-        claim = await self.backend.claim_handler(session_id)
+        try:
+            claim = await self.backend.claim_handler(session_id)
+        except UnknownSession:
+            return  # it expired meanwhile: the request that asked learns it its own way
         if claim is None:
             return
         info = await self.backend.info(session_id)

@@ -23,13 +23,16 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from realtime.exceptions import BackendError
+from realtime.protocol.codes import CloseCode
 from realtime.protocol.frames import Close, Frame, Reconnect, encode_frame
 from realtime.protocol.sse import (
     PRELUDE_PADDING,
+    STOP_ID_PREFIX,
     encode_comment,
     encode_data_event,
     encode_event,
     encode_retry,
+    stop_id,
 )
 from realtime.server.engine import Channel, Engine
 from realtime.server.http import query_of, watch_disconnect
@@ -43,6 +46,7 @@ SSE_HEADERS = [
     (b"cache-control", b"no-store, no-transform"),
     (b"x-accel-buffering", b"no"),
 ]
+NO_STORE = {"cache-control": "no-store"}
 RETRY_MS = 1000
 """How long a native EventSource waits before it reconnects."""
 PRELUDE = encode_comment(" " * PRELUDE_PADDING) + encode_retry(RETRY_MS)
@@ -63,8 +67,9 @@ class _Writer:
     async def write_messages(self, messages: list[tuple[int, str | bytes]]) -> None:
         await self.write(b"".join(encode_data_event(seq, data) for seq, data in messages))
 
-    async def end(self, frame: Close | Reconnect) -> None:
-        body = encode_event(encode_frame(frame))
+    async def end(self, frame: Close | Reconnect, last: int = 0) -> None:
+        stop = isinstance(frame, Close) or frame.code == CloseCode.TRANSPORT_REPLACED
+        body = encode_event(encode_frame(frame), stop_id(last) if stop else None)
         await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
 
@@ -82,18 +87,16 @@ class SSETransport:
         if isinstance(found, Refusal):
             await found.response()(scope, receive, send)
             return
-        last = engine.resume_point(request.headers.get("last-event-id") or query.get("last"))
+        last_event_id = request.headers.get("last-event-id")
+        if last_event_id is not None and last_event_id.startswith(STOP_ID_PREFIX):
+            # A native EventSource that was told its stream is over (a close, or another
+            # connection took over the session): 204 makes it stop reconnecting.
+            await Response(status_code=204, headers=NO_STORE)(scope, receive, send)
+            return
+        last = engine.resume_point(last_event_id or query.get("last"))
         del query  # not kept for the life of the stream
         if isinstance(last, Refusal):
             await last.response()(scope, receive, send)
-            return
-        try:
-            if await engine.drained(found.id, last):
-                # Everything was delivered: 204 tells a native EventSource to stop reconnecting.
-                await Response(status_code=204)(scope, receive, send)
-                return
-        except BackendError:
-            await BACKEND_UNAVAILABLE.response()(scope, receive, send)
             return
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         writer = _Writer(send)
@@ -119,7 +122,7 @@ class SSETransport:
         engine = self.engine
         opened = await engine.open(session_id, "sse", last, request)
         if isinstance(opened, Close):
-            await writer.end(opened)
+            await writer.end(opened, last)
             return
         try:
             await self._serve(opened, last, writer)

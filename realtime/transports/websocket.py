@@ -62,7 +62,7 @@ class _Writer:
             else:
                 await send({"type": "websocket.send", "bytes": encode_binary_data(seq, data)})
 
-    async def end(self, frame: Close | Reconnect) -> None:
+    async def end(self, frame: Close | Reconnect, last: int = 0) -> None:
         if isinstance(frame, Close):
             await self.send_frame(frame)
         await self._send({"type": "websocket.close", "code": frame.code, "reason": frame.reason})
@@ -153,8 +153,11 @@ class WebSocketTransport:
         loop = asyncio.get_running_loop()
         while True:
             message: Message = await receive()
-            if message["type"] != "websocket.receive":
-                return False  # websocket.disconnect
+            if message["type"] != "websocket.receive":  # websocket.disconnect
+                await self.engine.hung_up(
+                    session_id, message.get("code"), message.get("reason") or ""
+                )
+                return False
             raw: Any = message.get("text")
             if raw is None:
                 raw = message.get("bytes") or b""

@@ -87,8 +87,11 @@ async def test_the_protocol_steps_of_the_page(legacy: str) -> None:
                 frames.append(await stream.next())  # acks of message 1 may come first
             assert frames[-1] == "c1000:bye"
             assert set(frames[:-1]) <= {"a1"}, frames
-        # The session is over: a native EventSource reconnecting is told to stop (204).
-        after = await http.get(f"{base}/sse?sid={sid}&token={token}&last=2")
+        # The session is over: the close event's id is c2, and a native EventSource
+        # reconnecting with it is told to stop (204).
+        after = await http.get(
+            f"{base}/sse?sid={sid}&token={token}", headers={"last-event-id": "c2"}
+        )
         assert after.status_code == 204
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -148,3 +150,31 @@ async def test_a_websocket_get_without_upgrade_answers_426_never_cacheable(serve
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["upgrade"] == "websocket"
     assert "Upgrade" in response.json()["error"]
+
+
+async def test_a_post_whose_body_outlasts_the_session_is_told_it_expired(server: str) -> None:
+    # The token is checked when the headers arrive; the body comes slowly, and the session
+    # expires meanwhile: the answer is the 404 of an expired session, never a 500.
+    async with httpx.AsyncClient() as http:
+        session = await negotiate(http, f"{server}/short")  # session_ttl=0.5, never attached
+        host, port = server.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        body = b'["d1:late"]'
+        writer.write(
+            f"POST /short/sse?sid={session.sid} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"X-Realtime-Token: {session.token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:3]
+        )
+        await writer.drain()
+        async with asyncio.timeout(10):  # until the session is gone
+            while (await session.post(http, "sse", [])).status_code != 404:
+                await asyncio.sleep(0.05)
+        writer.write(body[3:])
+        await writer.drain()
+        async with asyncio.timeout(10):
+            status_line = await reader.readline()
+            rest = await reader.read(4096)
+        writer.close()
+    assert status_line.split()[1] == b"404", status_line + rest
+    assert b'"code":4000' in rest
