@@ -13,7 +13,7 @@ from starlette.routing import Mount
 import realtime.client
 from realtime import RealtimeApp, Session
 from realtime.observe import Observer, _fallback, _logfmt
-from tests.proxy import FaultProxy
+from realtime.testing import FaultProxy
 from tests.servers import uvicorn_server
 
 

@@ -1,0 +1,16 @@
+"""Tools for testing apps built on realtime, in your own test suite.
+
+- :class:`FaultProxy`: a TCP proxy on 127.0.0.1 to put between a client and your server,
+  which cuts, delays, throttles or blackholes connections on demand, so a test can prove that
+  the app survives what networks do (:mod:`realtime.testing.faults`).
+- :data:`FAST_RETRY`: options for :func:`realtime.client.connect` that make a client behind
+  the proxy reconnect within a fraction of a second.
+
+Nothing here is imported by ``import realtime``; it needs nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+from realtime.testing.faults import FAST_RETRY, FaultProxy
+
+__all__ = ["FAST_RETRY", "FaultProxy"]
