@@ -72,6 +72,7 @@ class Event:
     duration: float | None = None
     """How long the step took, in seconds, when the server measured it."""
     session_id: SessionId | None = None
+    """The session the step belongs to (None for a refused negotiation, a publish)."""
     user: str | None = None
     """The session's user id (:func:`user_id`), if it has one."""
     details: Mapping[str, str | int] = field(default_factory=dict)

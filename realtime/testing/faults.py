@@ -3,7 +3,7 @@
 Put it between a client and a server that runs on 127.0.0.1, point the client at the proxy's
 port, and break the network from the test while the client talks::
 
-    async with FaultProxy(server_port) as proxy:
+    async with FaultProxy(server_url) as proxy:  # "http://127.0.0.1:8000", or its port
         url = proxy.url("/realtime")     # http://127.0.0.1:<proxy port>/realtime
         proxy.cut()                      # cut every connection now (RST both ways)
         proxy.cut_randomly(0.05, 0.5)    # ...and again at random intervals
@@ -29,6 +29,7 @@ import contextlib
 import random
 from collections.abc import Callable
 from types import TracebackType
+from urllib.parse import urlsplit
 
 __all__ = ["FAST_RETRY", "FaultProxy"]
 
@@ -43,6 +44,13 @@ FAST_RETRY = {
 """Options of :func:`realtime.client.connect` for a client behind a :class:`FaultProxy`: it
 reconnects within a fraction of a second of a cut, and gives up a transport after 2 s.
 ``realtime.client.connect(proxy.url("/realtime"), **FAST_RETRY)``."""
+
+
+def _loopback_port(url: str) -> int:
+    parts = urlsplit(url)
+    if parts.hostname not in ("127.0.0.1", "localhost") or parts.port is None:
+        raise ValueError(f"FaultProxy needs a server on 127.0.0.1 with a port, not {url!r}")
+    return parts.port
 
 
 class _Pair:
@@ -64,22 +72,24 @@ class _Pair:
 
 
 class FaultProxy:
-    """A TCP proxy from a free port on 127.0.0.1 to ``target_port`` on 127.0.0.1.
+    """A TCP proxy from a free port on 127.0.0.1 to a port on 127.0.0.1.
 
     Use it as an async context manager (``async with FaultProxy(port) as proxy:``), which
     listens on entry and closes every connection on exit. The faults are attributes to set
     and methods to call at any moment; they apply to the data that flows from then on.
 
     Args:
-        target_port: The port of the server on 127.0.0.1.
+        target: The server: its port on 127.0.0.1, or its URL (``http://127.0.0.1:8000``,
+            as :func:`~realtime.testing.live_server` yields it).
         max_lifetime: Seconds after which the proxy closes itself.
         seed: Seeds the random intervals of :meth:`cut_randomly`, to replay a run.
     """
 
     def __init__(
-        self, target_port: int, *, max_lifetime: float = 300.0, seed: int | None = None
+        self, target: int | str, *, max_lifetime: float = 300.0, seed: int | None = None
     ) -> None:
-        self.target_port = target_port
+        self.target_port = target if isinstance(target, int) else _loopback_port(target)
+        """The server's port."""
         self.max_lifetime = max_lifetime
         self.delay = 0.0
         """Seconds to hold every chunk, in both directions (latency)."""
