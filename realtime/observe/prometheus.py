@@ -29,13 +29,19 @@ are never labels.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from realtime.observe import Event, Recorder
-from realtime.types import TRANSPORT_NAMES
+from realtime.types import TRANSPORT_NAMES, TransportName
+
+Counts = Callable[[], Mapping[TransportName, int]]
+
+if TYPE_CHECKING:
+    from realtime.app import RealtimeApp
 
 __all__ = ["PrometheusMetrics"]
 
@@ -97,17 +103,14 @@ class PrometheusMetrics(Recorder, Collector):
             self.deliveries,
             self.publish_seconds,
         )
-        self._connections: Callable[[], Mapping[str, int]] | None = None
+        self._connections: Counts | None = None
         if registry is not None:
             registry.register(self)
 
-    def track(self, app: object) -> None:
-        """Report ``app.connections()`` (a :class:`~realtime.RealtimeApp`'s open connections
-        by transport) as the ``realtime_connections`` gauge at every scrape."""
-        connections = getattr(app, "connections", None)
-        if not callable(connections):
-            raise TypeError("track() takes a RealtimeApp (something with connections())")
-        self._connections = connections
+    def track(self, app: RealtimeApp) -> None:
+        """Report ``app.connections()``, the app's open connections by transport, as the
+        ``realtime_connections`` gauge at every scrape."""
+        self._connections = app.connections
 
     # -- The metrics hook -----------------------------------------------------------------
 
@@ -158,7 +161,7 @@ class PrometheusMetrics(Recorder, Collector):
             yield gauge
 
     @staticmethod
-    def _read_connections(read: Callable[[], Mapping[str, int]]) -> Mapping[str, int]:
+    def _read_connections(read: Counts) -> Mapping[TransportName, int]:
         # A scrape may run in another thread (prometheus_client.start_http_server) while the
         # event loop adds a connection: the set then changes size under the count. Try again.
         for _ in range(3):
