@@ -1,9 +1,7 @@
 """The command line: ``demo`` runs the chat example, ``check URL`` tests a deployed server.
 
 ``check`` tells which transports work between here and the server, and why the others do not
-(see :mod:`realtime.check`).
-
-::
+(see :mod:`realtime.check`). ``--help`` and ``--version`` say the rest::
 
     python -m realtime demo [--host 127.0.0.1] [--port 8000]
     python -m realtime check URL [--timeout 3] [--transport NAME]... [-H 'Name: value']...
@@ -20,9 +18,39 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+from realtime import __version__
 from realtime.types import TRANSPORT_NAMES
 
 __all__ = ["main"]
+
+DESCRIPTION = """\
+One Session API over WebSocket, Server-Sent Events and long-polling for Starlette and
+FastAPI apps. This command runs the demo, or checks a deployed server.
+"""
+
+EPILOG = """\
+examples:
+  realtime demo --port 8000                        the chat, on http://127.0.0.1:8000
+  realtime check https://example.com/realtime      which transports work, and why not
+  realtime check https://example.com/realtime -H 'Authorization: Bearer TOKEN'
+
+Run 'realtime COMMAND --help' for a command's options. Documentation:
+https://github.com/realtime-py/realtime#readme
+"""
+
+CHECK_DESCRIPTION = """\
+Negotiate with the realtime mount at URL and open each transport, as the clients do; say
+which work and why the others do not (a proxy that drops WebSocket upgrades or buffers event
+streams, a wrong Origin, missing credentials...). Exit status: 0 when at least one transport
+works, 1 when none does, 2 for a usage error.
+"""
+
+CHECK_EPILOG = """\
+examples:
+  realtime check http://127.0.0.1:8000/realtime
+  realtime check https://example.com/realtime --transport sse --timeout 10
+  realtime check https://example.com/realtime -H 'Cookie: session=...'
+"""
 
 
 def _load_chat() -> ModuleType:
@@ -43,7 +71,9 @@ def demo(host: str, port: int) -> None:
     try:
         from realtime.uvicorn import serve
     except ImportError:
-        raise SystemExit("the demo needs uvicorn: pip install 'starlette-realtime[demo]'") from None
+        raise SystemExit(
+            "the demo needs uvicorn (the 'demo' extra): pip install 'uvicorn[standard]'"
+        ) from None
     chat = _load_chat()
     print(f"realtime chat on http://{host}:{port}  (Ctrl+C to stop)", file=sys.stderr)
     serve(chat.app, host=host, port=port, log_level="warning")
@@ -71,16 +101,30 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="realtime", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run_demo = commands.add_parser("demo", help="run the chat example")
-    run_demo.add_argument("--host", default="127.0.0.1")
-    run_demo.add_argument("--port", type=int, default=8000)
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="realtime", description=DESCRIPTION, epilog=EPILOG, formatter_class=raw
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"realtime {__version__} (Python {sys.version.split()[0]})",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run_demo = commands.add_parser(
+        "demo",
+        help="run the chat example (needs uvicorn)",
+        description="Run the chat example on the in-memory backend; open the URL it prints in "
+        "two browsers.",
+    )
+    run_demo.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    run_demo.add_argument("--port", type=int, default=8000, help="default: 8000")
     run_check = commands.add_parser(
         "check",
-        help="check which transports work with a deployed server",
-        description="Negotiate with the realtime mount at URL and open each transport; say "
-        "which work and why the others do not. Exit status 0 when at least one works.",
+        help="check which transports work with a deployed server, and why the others do not",
+        description=CHECK_DESCRIPTION,
+        epilog=CHECK_EPILOG,
+        formatter_class=raw,
     )
     run_check.add_argument("url", metavar="URL", help="the mount, e.g. https://host/realtime")
     run_check.add_argument(

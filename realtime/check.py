@@ -54,6 +54,7 @@ __all__ = [
     "exit_status",
     "explain_first_frame",
     "explain_refusal",
+    "explain_unreachable",
     "explain_upgrade_refusal",
     "parse_header",
     "run",
@@ -152,6 +153,11 @@ def explain_refusal(status: int, body: bytes, *, negotiation: bool = False) -> s
         return f"refused (HTTP {status} from something that is not the realtime app: a proxy?)"
     if status in (502, 503, 504):
         return f"refused (HTTP {status}: the proxy could not reach the server?)"
+    if status == 501:
+        return (
+            "refused (HTTP 501: the server does not handle POST; "
+            "a static file server rather than the realtime app?)"
+        )
     return f"refused (HTTP {status})"
 
 
@@ -175,6 +181,49 @@ def explain_first_frame(frame: str) -> str | None:
         what = "session refused" if frame[0] == "c" else "connection refused"
         return f"{what} (code {code}{': ' + reason if reason else ''})"
     return f"protocol error (first frame {frame[:40]!r}, not a hello)"
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """``error`` and what it was raised from, outermost first (bounded)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def explain_unreachable(error: BaseException, url: str) -> str:
+    """Why no answer came from ``url``: nothing listens, TLS spoken to a plain HTTP server or
+    plain HTTP to a TLS one, an untrusted certificate; else the error itself."""
+    parts = urlsplit(url)
+    chain = _causes(error)
+    text = " ".join(str(e) for e in chain)
+    rest = url.split("://", 1)[-1]
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip()
+        return (
+            f"cannot connect (TLS certificate not trusted: {reason}; a private CA? "
+            "point SSL_CERT_FILE at its certificate)"
+        )
+    if parts.scheme == "https" and ("WRONG_VERSION_NUMBER" in text or "record layer" in text):
+        return f"cannot connect (no TLS on the other side: a plain HTTP server? try http://{rest})"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+        return (
+            f"cannot connect (connection refused: nothing listens on {where}; "
+            "is the server running, on this port?)"
+        )
+    if parts.scheme == "http" and isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
+        return (
+            "no answer (the server closed the connection without answering: "
+            f"does it expect TLS? try https://{rest})"
+        )
+    return f"cannot connect ({_describe(error)})"
 
 
 class SSEProbe:
@@ -250,10 +299,6 @@ class _Session:
         return urlencode({"sid": self.sid, "token": self.token, **params})
 
 
-def _describe(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
-
-
 class _Checker:
     """The checks of one run; ``http`` carries the headers (Origin included) and timeouts."""
 
@@ -280,7 +325,8 @@ class _Checker:
         except httpx.TimeoutException:
             return Result("negotiate", False, f"no answer within {self.timeout:g} s"), None
         except httpx.HTTPError as exc:
-            return Result("negotiate", False, f"cannot connect ({_describe(exc)})"), None
+            why = explain_unreachable(exc, self.where.base)
+            return Result("negotiate", False, why), None
         elapsed = time.perf_counter() - start
         if response.status_code != 200:
             why = explain_refusal(response.status_code, response.content, negotiation=True)

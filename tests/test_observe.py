@@ -12,8 +12,9 @@ from starlette.routing import Mount
 
 import realtime.client
 from realtime import RealtimeApp, Session
-from realtime.observe import Observer, _fallback, _logfmt
-from tests.proxy import FaultProxy
+from realtime.observe import Event, Observer, Recorder, _fallback, _logfmt, combine, user_id
+from realtime.testing import FaultProxy
+from realtime.types import SessionId
 from tests.servers import uvicorn_server
 
 
@@ -36,6 +37,70 @@ def test_a_failing_metrics_hook_is_logged_not_raised(caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.ERROR, logger="realtime.sessions"):
         Observer(broken).expired("sid")  # type: ignore[arg-type]
     assert "the metrics hook failed on session.expired" in caplog.text
+
+
+class Account:
+    def __init__(self, id: object) -> None:
+        self.id = id
+
+
+def test_user_ids() -> None:
+    assert user_id("ada") == "ada"
+    assert user_id(42) == "42"
+    assert user_id({"id": 7, "token": "secret"}) == "7"
+    assert user_id(Account("u-1")) == "u-1"
+    for nothing in (None, True, object(), {"name": "ada"}, Account(None), Account(["x"])):
+        assert user_id(nothing) is None, nothing
+
+
+def test_the_user_id_is_in_the_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="realtime.sessions")
+    observer = Observer()
+    sid = SessionId("s1")
+    observer.connected(sid, "sse", first=True, client="10.0.0.7", user={"id": "ada lovelace"})
+    observer.connected(sid, "websocket", first=False, user=Account(3))
+    observer.closed(sid, "websocket", 1000, "", user="ada")
+    observer.connected(SessionId("s2"), "sse", first=False)
+    assert [r.getMessage() for r in caplog.records] == [
+        'session opened session_id=s1 transport=sse user="ada lovelace" client=10.0.0.7',
+        "session resumed session_id=s1 transport=websocket user=3",
+        'session closed session_id=s1 transport=websocket user=ada code=1000 reason=""',
+        "session resumed session_id=s2 transport=sse",
+    ]
+    assert caplog.records[0].user == "ada lovelace"  # type: ignore[attr-defined]
+
+
+class Events(Recorder):
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def record(self, event: Event) -> None:
+        self.events.append(event)
+
+
+@pytest.mark.expected_errors
+def test_combined_hooks_each_get_every_event(caplog: pytest.LogCaptureFixture) -> None:
+    plain: list[tuple[str, dict[str, str]]] = []
+    whole = Events()
+
+    def broken(event: str, labels: Mapping[str, str]) -> None:
+        raise RuntimeError("down")
+
+    observer = Observer(combine(broken, lambda e, labels: plain.append((e, dict(labels))), whole))
+    observer.connected(SessionId("s1"), "sse", first=True, user="ada", fallback="websocket:hello")
+    observer.published("lobby", recipients=2, size=3)
+    assert plain == [
+        ("session.opened", {"transport": "sse"}),
+        ("transport.fallback", {"transport": "websocket", "to": "sse", "reason": "hello"}),
+        ("room.published", {}),
+    ]
+    opened, fallback, published = whole.events
+    assert (opened.session_id, opened.user, opened.duration) == ("s1", "ada", None)
+    assert opened.details == {"fallback": "websocket:hello"}
+    assert published.details == {"room": "lobby", "recipients": 2, "size": 3}
+    assert caplog.text.count("the metrics hook failed") == 3
+    whole("session.expired", {})  # a recorder is a plain hook too
+    assert whole.events[-1].name == "session.expired"
 
 
 async def echo(session: Session) -> None:

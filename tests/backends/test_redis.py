@@ -15,9 +15,9 @@ from realtime import RealtimeApp, Session
 from realtime.backends.base import SessionInfo
 from realtime.backends.redis import RedisBackend
 from realtime.exceptions import BackendError
+from realtime.testing import FaultProxy
 from realtime.types import SessionId
 from tests.backends.test_contract import Probe, eventually, new_session
-from tests.proxy import FaultProxy
 from tests.servers import port_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]

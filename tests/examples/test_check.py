@@ -4,14 +4,19 @@ and a proxy that buffers event streams behind that nginx."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import re
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import realtime
 from realtime import RealtimeApp, Session, SessionClosed
 from realtime.__main__ import main
 from realtime.check import (
@@ -21,6 +26,7 @@ from realtime.check import (
     exit_status,
     explain_first_frame,
     explain_refusal,
+    explain_unreachable,
     explain_upgrade_refusal,
     parse_header,
     summary,
@@ -70,11 +76,18 @@ def test_explanations_of_refusals() -> None:
         "refused (HTTP 502: the proxy could not reach the server?)"
     )
     assert explain_refusal(418, b"") == "refused (HTTP 418)"
+    assert "does not handle POST" in explain_refusal(501, b"<html>", negotiation=True)
     assert explain_upgrade_refusal(404) == (
         "upgrade refused (HTTP 404, a proxy dropped the Upgrade header?)"
     )
     assert "Origin" in explain_upgrade_refusal(403)
     assert explain_upgrade_refusal(500) == "upgrade refused (HTTP 500)"
+
+
+def test_an_unknown_failure_is_told_as_it_is() -> None:
+    assert explain_unreachable(OSError("no route"), "http://x/realtime") == (
+        "cannot connect (no route)"
+    )
 
 
 def test_explanations_of_first_frames() -> None:
@@ -274,3 +287,136 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
             main(["check", *args])
         assert exited.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+# -- The command line itself, and the hints for servers that cannot be reached -------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith(f"realtime {realtime.__version__} (Python 3.")
+
+
+@pytest.mark.parametrize("args", [[], ["check"], ["demo"]], ids=["main", "check", "demo"])
+def test_help_is_plain_text(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*args, "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: realtime")
+    for markup in ("``", ":mod:", ":class:", "::\n"):
+        assert markup not in text, f"reStructuredText in --help: {markup!r}"
+    if args != ["demo"]:
+        assert "examples:\n  realtime " in text
+
+
+@integration
+def test_nothing_listens(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    status, steps = run_check(capsys, f"http://127.0.0.1:{port}/realtime")
+    assert status == 1
+    assert steps["negotiate"] == (
+        f"cannot connect (connection refused: nothing listens on 127.0.0.1:{port}; "
+        "is the server running, on this port?)"
+    )
+
+
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def file_server(tmp_path: Path) -> Iterator[str]:
+    """Python's http.server, which answers a POST with 501."""
+    handler = functools.partial(QuietFiles, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@integration
+def test_a_static_file_server(capsys: pytest.CaptureFixture[str], file_server: str) -> None:
+    status, steps = run_check(capsys, f"{file_server}/realtime")
+    assert status == 1
+    assert steps["negotiate"] == (
+        "refused (HTTP 501: the server does not handle POST; "
+        "a static file server rather than the realtime app?)"
+    )
+
+
+@integration
+def test_https_to_a_plain_http_server(capsys: pytest.CaptureFixture[str], server: str) -> None:
+    where = server.removeprefix("http://")
+    status, steps = run_check(capsys, f"https://{where}/realtime")
+    assert status == 1
+    assert steps["negotiate"] == (
+        f"cannot connect (no TLS on the other side: a plain HTTP server? "
+        f"try http://{where}/realtime)"
+    )
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made by the openssl command."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+        + ["-days", "1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def tls_server(certificate: tuple[Path, Path]) -> Iterator[str]:
+    """A realtime app served by uvicorn over TLS; yields ``127.0.0.1:PORT``."""
+
+    async def handler(session: Session) -> None:
+        await session.receive()
+
+    cert, key = certificate
+    app = RealtimeApp(handler)
+    with uvicorn_server(app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as base:
+        yield base.removeprefix("http://")
+
+
+@integration
+def test_plain_http_to_a_tls_server(capsys: pytest.CaptureFixture[str], tls_server: str) -> None:
+    status, steps = run_check(capsys, f"http://{tls_server}")
+    assert status == 1
+    assert steps["negotiate"] == (
+        "no answer (the server closed the connection without answering: "
+        f"does it expect TLS? try https://{tls_server})"
+    )
+
+
+@integration
+def test_an_untrusted_certificate_then_trusted(
+    capsys: pytest.CaptureFixture[str],
+    tls_server: str,
+    certificate: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    status, steps = run_check(capsys, f"https://{tls_server}")
+    assert status == 1
+    assert steps["negotiate"] == (
+        "cannot connect (TLS certificate not trusted: self-signed certificate; a private CA? "
+        "point SSL_CERT_FILE at its certificate)"
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # as the hint says
+    status, steps = run_check(capsys, f"https://{tls_server}")
+    assert status == 0
+    assert steps["summary"] == "3 of 3 transports work: clients will use websocket"

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 import realtime.client
+from realtime.testing import FAST_RETRY, FaultProxy
 from tests.integration.rawclient import negotiate
-from tests.proxy import FAST_RETRY, FaultProxy
 from tests.servers import port_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]

@@ -15,8 +15,8 @@ import pytest
 
 import realtime.client
 from realtime.client import Connection
+from realtime.testing import FAST_RETRY, FaultProxy
 from tests.integration.app import verified
-from tests.proxy import FAST_RETRY, FaultProxy
 from tests.servers import port_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration, pytest.mark.chaos]

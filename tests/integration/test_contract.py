@@ -15,8 +15,8 @@ import pytest
 import realtime.client
 from realtime import SessionClosedError
 from realtime.client import Connection
+from realtime.testing import FaultProxy
 from tests.integration.app import closed_with
-from tests.proxy import FaultProxy
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

@@ -9,8 +9,8 @@ import pytest
 
 import realtime.client
 from realtime import SessionClosedError
+from realtime.testing import FaultProxy
 from tests.integration.app import closed_with
-from tests.proxy import FaultProxy
 from tests.servers import port_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
