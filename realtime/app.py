@@ -151,10 +151,10 @@ class RealtimeApp:
         )
         """The validated settings, frozen."""
         self.backend: Backend = backend if backend is not None else MemoryBackend()
-        self.hub = Hub(self.backend, max_message_size)
+        observer = Observer(metrics)
+        self.hub = Hub(self.backend, max_message_size, observer)
         """Publish to rooms and sessions from anywhere: ``await app.hub.publish(room, data)``."""
         clock: Callable[[], float] = time.time  # wall clock: shared by a backend's processes
-        observer = Observer(metrics)
         self.supervisor = Supervisor(
             handler, self.settings, self.backend, self.hub, observer, clock
         )

@@ -12,21 +12,22 @@ from starlette.routing import Mount
 
 import realtime.client
 from realtime import RealtimeApp, Session
-from realtime.observe import Event, Observer, Recorder, _fallback, _logfmt, combine, user_id
+from realtime.backends.base import SessionInfo
+from realtime.observe import Event, Observer, Recorder, combine, logfmt, parse_fallback, user_id
 from realtime.testing import FaultProxy
 from realtime.types import SessionId
 from tests.servers import uvicorn_server
 
 
 def test_fallback_labels_are_checked() -> None:
-    assert _fallback("websocket:open") == ("websocket", "open")
-    assert _fallback("sse:hello") == ("sse", "hello")
+    assert parse_fallback("websocket:open") == ("websocket", "open")
+    assert parse_fallback("sse:hello") == ("sse", "hello")
     for junk in (None, "", "websocket", "ftp:open", "sse:whatever", "sse:open:x"):
-        assert _fallback(junk) is None
+        assert parse_fallback(junk) is None
 
 
 def test_logfmt_quotes_what_needs_it() -> None:
-    assert _logfmt({"a": 1, "b": "two words", "c": None, "d": ""}) == 'a=1 b="two words" d=""'
+    assert logfmt({"a": 1, "b": "two words", "c": None, "d": ""}) == 'a=1 b="two words" d=""'
 
 
 @pytest.mark.expected_errors
@@ -138,7 +139,8 @@ async def test_fallback_resume_and_close_are_logged_and_counted(
     async with asyncio.timeout(10):
         while not any(event == "session.closed" for event, _ in events):
             await asyncio.sleep(0.01)
-    assert events[:2] == [
+    assert events[:3] == [
+        ("session.negotiated", {"status": "200"}),
         ("session.opened", {"transport": "sse"}),
         ("transport.fallback", {"transport": "websocket", "to": "sse", "reason": "open"}),
     ]
@@ -151,3 +153,26 @@ async def test_fallback_resume_and_close_are_logged_and_counted(
     assert lines[-1] == f'session closed session_id={session_id} transport=sse code=1000 reason=""'
     closed = [r for r in caplog.records if r.getMessage().startswith("session closed")][-1]
     assert (closed.session_id, closed.code) == (session_id, 1000)  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_a_publish_is_observed_with_its_room_recipients_and_size() -> None:
+    seen: list[Event] = []
+
+    class Keep(Recorder):
+        def record(self, event: Event) -> None:
+            seen.append(event)
+
+    async def handler(session: Session) -> None:
+        await session.receive()
+
+    app = RealtimeApp(handler, metrics=Keep())
+    backend = app.backend
+    for name in ("a", "b"):
+        info = SessionInfo(id=SessionId(name), token_hash="0" * 64, created=0.0)
+        await backend.create(info, 0.0)
+        await backend.join(info.id, "lobby")
+    assert await app.hub.publish("lobby", "héllo") == 2
+    (published,) = [event for event in seen if event.name == "room.published"]
+    assert published.details == {"room": "lobby", "recipients": 2, "size": 6}
+    assert published.duration is not None and published.duration >= 0

@@ -69,6 +69,9 @@ async def test_connect_resume_and_close_spans(server: str, exporter: InMemorySpa
         while not named(exporter, "realtime.close"):
             await asyncio.sleep(0.01)
 
+    (negotiate,) = named(exporter, "realtime.negotiate")
+    assert negotiate.attributes is not None
+    assert negotiate.attributes["realtime.session_id"] == session_id
     (connect,) = named(exporter, "realtime.connect")
     assert connect.attributes is not None
     assert connect.attributes["realtime.session_id"] == session_id

@@ -89,6 +89,7 @@ async def test_a_session_counted_from_fallback_to_close(
     assert after[("realtime_fallbacks_total", frozenset(fallback))] == 1
     closed = frozenset({("transport", "sse"), ("code", "1000")})
     assert after[("realtime_sessions_closed_total", closed)] == 1
+    assert after[("realtime_negotiations_total", frozenset({("status", "200")}))] == 1
 
 
 @pytest.mark.integration

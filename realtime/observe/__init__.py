@@ -48,7 +48,17 @@ from types import MappingProxyType
 
 from realtime.types import TRANSPORT_NAMES, SessionId, TransportName
 
-__all__ = ["FALLBACK_REASONS", "Event", "Metrics", "Observer", "Recorder", "combine", "user_id"]
+__all__ = [
+    "FALLBACK_REASONS",
+    "Event",
+    "Metrics",
+    "Observer",
+    "Recorder",
+    "combine",
+    "logfmt",
+    "parse_fallback",
+    "user_id",
+]
 
 logger = logging.getLogger("realtime.sessions")
 
@@ -132,7 +142,7 @@ def user_id(user: object) -> str | None:
     return None
 
 
-def _fallback(value: str | None) -> tuple[str, str] | None:
+def parse_fallback(value: str | None) -> tuple[str, str] | None:
     """Parse the ``fb`` query parameter, ``<transport>:<reason>``; junk is dropped, so that
     clients cannot invent metric labels."""
     if not value:
@@ -143,7 +153,9 @@ def _fallback(value: str | None) -> tuple[str, str] | None:
     return transport, reason
 
 
-def _logfmt(fields: Mapping[str, object]) -> str:
+def logfmt(fields: Mapping[str, object]) -> str:
+    """``key=value`` pairs, values quoted when they hold spaces or quotes; None left out."""
+
     def quoted(value: object) -> str:
         text = str(value)
         return (
@@ -176,7 +188,7 @@ class Observer:
 
     def _log(self, what: str, fields: dict[str, object]) -> None:
         if logger.isEnabledFor(logging.INFO):
-            logger.info("session %s %s", what, _logfmt(fields), extra=fields)
+            logger.info("session %s %s", what, logfmt(fields), extra=fields)
 
     def negotiated(
         self,
@@ -217,7 +229,7 @@ class Observer:
         started: float | None = None,
     ) -> None:
         """A connection attached: the session's first one, or a later one."""
-        tried = _fallback(fallback)
+        tried = parse_fallback(fallback)
         what = "opened" if first else "resumed"
         uid = user_id(user)
         fields: dict[str, object] = {"session_id": session_id, "transport": transport}

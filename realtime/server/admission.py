@@ -8,6 +8,7 @@ heartbeat and limit settings (:mod:`realtime.protocol.negotiate` spells both bod
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
@@ -49,37 +50,49 @@ class NegotiateEndpoint:
         self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         try:
-            response = await self._handle(Request(scope, receive))
+            answer = await self._handle(Request(scope, receive))
         except BackendError:
-            response = BACKEND_UNAVAILABLE.response()
+            answer = BACKEND_UNAVAILABLE
+        observer = self.engine.observer
+        response: Response
+        if isinstance(answer, Refusal):
+            observer.negotiated(None, status=answer.status, error=answer.reason, started=started)
+            response = answer.response()
+        else:
+            info, negotiated = answer
+            observer.negotiated(
+                info.id, transports=negotiated.transports, user=info.user, started=started
+            )
+            response = JSONResponse(negotiated.to_json(), headers={"cache-control": "no-store"})
         await response(scope, receive, send)
 
-    async def _handle(self, request: Request) -> Response:
+    async def _handle(self, request: Request) -> Refusal | tuple[SessionInfo, Negotiated]:
         engine = self.engine
         settings = engine.settings
         if not engine.origins.allows(request):
-            return ORIGIN_REFUSED.response()
+            return ORIGIN_REFUSED
         if engine.draining:
-            return DRAINING.response()
+            return DRAINING
         body = await read_body(request, MAX_NEGOTIATE_BODY, settings.read_timeout)
         if isinstance(body, Refusal):
-            return body.response()
+            return body
         try:
             wanted = decode_request(body)
         except ProtocolError as exc:
-            return Refusal(400, exc.code, str(exc)).response()
+            return Refusal(400, exc.code, str(exc))
         transports = tuple(t for t in settings.transports if wanted is None or t in wanted)
         if not transports:
-            return Refusal(400, CloseCode.PROTOCOL_ERROR, "no transport in common").response()
+            return Refusal(400, CloseCode.PROTOCOL_ERROR, "no transport in common")
         user = await self._authenticate(request)
         if isinstance(user, Refusal):
-            return user.response()
+            return user
         client = request.client
         address = client.host if client else None
         refusal = await self._over_limits(address)
         if refusal is not None:
-            return refusal.response()
+            return refusal
         token = new_token()
         now = engine.clock()
         info = SessionInfo(
@@ -99,7 +112,7 @@ class NegotiateEndpoint:
         )
         await engine.backend.create(info, now)
         logger.debug("negotiated session %s", info.id)
-        answer = Negotiated(
+        negotiated = Negotiated(
             session_id=info.id,
             token=token,
             transports=transports,
@@ -112,7 +125,7 @@ class NegotiateEndpoint:
             max_buffer_bytes=settings.max_buffer_bytes,
             max_batch=settings.max_batch,
         )
-        return JSONResponse(answer.to_json(), headers={"cache-control": "no-store"})
+        return info, negotiated
 
     async def _over_limits(self, address: str | None) -> Refusal | None:
         settings, backend = self.engine.settings, self.engine.backend

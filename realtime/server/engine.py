@@ -197,7 +197,7 @@ class Engine:
 
     async def open(
         self,
-        session_id: SessionId,
+        info: SessionInfo,
         transport: TransportName,
         last: int,
         request: HTTPConnection,
@@ -209,6 +209,7 @@ class Engine:
         ``announce`` is False for the long-polls that only carry a connection on. The channel
         is tracked (for :meth:`drain`) until :meth:`release`; raises ``BackendError``.
         """
+        session_id = info.id
         channel = Channel(session_id, transport)
         self._channels.add(channel)
         try:
@@ -228,6 +229,7 @@ class Engine:
                 first=attached.first,
                 client=request.client.host if request.client else None,
                 fallback=query_of(request).get("fb"),
+                user=info.user,
             )
         return channel
 

@@ -6,7 +6,10 @@ an HTTP endpoint, a background task or another process sharing the backend.
 
 from __future__ import annotations
 
+import time
+
 from realtime.backends.base import Backend
+from realtime.observe import Observer
 from realtime.protocol.codes import CloseCode
 from realtime.protocol.frames import check_close_code, check_message, truncate_reason
 from realtime.types import Message, SessionId
@@ -22,9 +25,12 @@ class Hub:
     get the message.
     """
 
-    def __init__(self, backend: Backend, max_message_size: int | None) -> None:
+    def __init__(
+        self, backend: Backend, max_message_size: int | None, observer: Observer | None = None
+    ) -> None:
         self._backend = backend
         self._max_message_size = max_message_size
+        self._observer = observer if observer is not None else Observer()
 
     async def publish(self, room: str, data: Message, *, exclude: SessionId | None = None) -> int:
         """Send ``data`` to every session in ``room`` (but ``exclude``).
@@ -37,7 +43,13 @@ class Hub:
             TypeError: ``data`` is neither str nor bytes.
         """
         size = check_message(data, self._max_message_size)
-        return await self._backend.publish(room, data, size, exclude)
+        observer = self._observer
+        if observer.metrics is None:  # the publishing path: no clock read unless observed
+            return await self._backend.publish(room, data, size, exclude)
+        started = time.perf_counter()
+        count = await self._backend.publish(room, data, size, exclude)
+        observer.published(room, recipients=count, size=size, started=started)
+        return count
 
     async def send(self, session_id: SessionId | str, data: Message) -> bool:
         """Send ``data`` to one session; False if it is unknown, closed or overflowing."""

@@ -123,7 +123,9 @@ class Supervisor:
                     ended = await self.backend.snapshot(session.id)  # the first close wins
                     if ended is not None and ended.close_code is not None:
                         code, reason = ended.close_code, ended.close_reason
-                    self.observer.closed(session.id, session.transport, code, reason)
+                    self.observer.closed(
+                        session.id, session.transport, code, reason, user=session.user
+                    )
                 await self.backend.release_handler(session.id, finished=not cancelled)
 
     async def _reap(self) -> None:

@@ -57,7 +57,7 @@ class LongPollTransport:
             return
         response: Response
         try:
-            opened = await engine.open(found.id, "longpoll", last, request, announce=opening)
+            opened = await engine.open(found, "longpoll", last, request, announce=opening)
             if isinstance(opened, Close):
                 response = batch_response([encode_frame(opened)])
             else:

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from realtime.backends.base import SessionInfo
 from realtime.exceptions import BackendError
 from realtime.protocol.codes import CloseCode
 from realtime.protocol.frames import Close, Frame, Reconnect, encode_frame
@@ -37,7 +38,6 @@ from realtime.protocol.sse import (
 from realtime.server.engine import Channel, Engine
 from realtime.server.http import query_of, watch_disconnect
 from realtime.server.refusals import BACKEND_UNAVAILABLE, Refusal
-from realtime.types import SessionId
 
 __all__ = ["SSETransport"]
 
@@ -103,7 +103,7 @@ class SSETransport:
         watcher = asyncio.create_task(watch_disconnect(receive))
         try:
             await writer.write(PRELUDE)
-            stream = asyncio.create_task(self._stream(found.id, last, writer, request))
+            stream = asyncio.create_task(self._stream(found, last, writer, request))
             await asyncio.wait({watcher, stream}, return_when=asyncio.FIRST_COMPLETED)
             stream.cancel()
             with contextlib.suppress(asyncio.CancelledError, OSError, TimeoutError):
@@ -117,10 +117,10 @@ class SSETransport:
             watcher.cancel()
 
     async def _stream(
-        self, session_id: SessionId, last: int, writer: _Writer, request: Request
+        self, info: SessionInfo, last: int, writer: _Writer, request: Request
     ) -> None:
         engine = self.engine
-        opened = await engine.open(session_id, "sse", last, request)
+        opened = await engine.open(info, "sse", last, request)
         if isinstance(opened, Close):
             await writer.end(opened, last)
             return

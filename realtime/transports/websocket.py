@@ -92,7 +92,7 @@ class WebSocketTransport:
             await writer.end(refusal.frame())
             return
         try:
-            opened = await engine.open(found.id, "websocket", last, websocket)
+            opened = await engine.open(found, "websocket", last, websocket)
         except BackendError:
             with contextlib.suppress(OSError):
                 await writer.end(BACKEND_UNAVAILABLE.frame())

@@ -14,7 +14,7 @@ A process that dies is noticed by the others within ``node_ttl`` seconds (plus t
 period): its connections are detached, so their clients resume elsewhere, and its handlers are
 restarted by another process (``session.restarted`` is then True).
 
-Needs redis-py (``pip install 'starlette-realtime[redis]'``) and one Redis server, primary or
+Needs redis-py (``pip install 'redis>=5'``, the ``redis`` extra) and one Redis server, primary or
 Sentinel-managed; not Redis Cluster. Process clocks must agree to within a fraction of
 ``session_ttl`` (NTP): expiry compares their timestamps.
 """
@@ -34,7 +34,7 @@ try:
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "RedisBackend needs redis-py: pip install 'starlette-realtime[redis]'"
+        "RedisBackend needs redis-py (the 'redis' extra): pip install 'redis>=5'"
     ) from exc
 
 from realtime.backends.base import (
