@@ -6,7 +6,7 @@
  */
 import { backoff } from "./backoff.js";
 import { Emitter } from "./emitter.js";
-import { decode, encode, policyOf } from "./protocol.js";
+import { ackBatch, ackFrame, closeFrame, dataFrame, decode, fallback, negotiated, negotiation, policyOf, pongFrame } from "./protocol.js";
 import { longpoll } from "./transports/longpoll.js";
 import { sse } from "./transports/sse.js";
 import { request } from "./transports/upstream.js";
@@ -86,7 +86,7 @@ export class Client extends Emitter {
   #attempt = 0; // attempts since a connection last worked
   #probeDelay = 0; // before the next try of WebSocket in the background
   #wasOpen = false;
-  #fb = ""; // why the last attempt failed, told to the server with the next one
+  #fb = ""; // why the last attempt failed ("<transport>:<reason>"), told to the server with the next one
   /** @type {string | null} the close frame, to send after the data */
   #closing = null;
   /** @type {Conn | null} the open connection */
@@ -182,7 +182,7 @@ export class Client extends Emitter {
     if (this.readyState > OPEN) return;
     if (!this.#n) return this.#finish(code, reason, true);
     this.readyState = CLOSING;
-    this.#closing = `c${code}:${reason}`;
+    this.#closing = closeFrame(code, reason);
     this.#closeTimer = this.#o.setTimeout(() => this.#finish(code, reason, false), this.#o.closeTimeout);
     this.#flush();
   }
@@ -198,9 +198,9 @@ export class Client extends Emitter {
         const init = {
           method: "POST",
           headers: { ...o.headers, "Content-Type": "application/json" },
-          body: JSON.stringify({ v: 1, transports: o.transports }),
+          body: negotiation(o.transports),
         };
-        this.#n = /** @type {Negotiated} */ (await request(o, `${this.url}/negotiate${this.#query}`, init, o.openTimeout));
+        this.#n = negotiated(await request(o, `${this.url}/negotiate${this.#query}`, init, o.openTimeout));
       } catch (/** @type {any} */ e) {
         if (this.readyState == CLOSED) return;
         // A refusal (4xx) is final unless its code says to come back (1013: too many
@@ -327,7 +327,7 @@ export class Client extends Emitter {
       this.#trim(f.seq);
       this.#flush();
     } else if (f.k == "p") {
-      c.t?.send("q");
+      c.t?.send(pongFrame());
     } else if (f.k == "d" && f.seq > this.#in) {
       if (f.seq != this.#in + 1) return this.#end(c, 1002, `message ${f.seq} after ${this.#in}`);
       this.#in = f.seq;
@@ -346,7 +346,7 @@ export class Client extends Emitter {
     const n = /** @type {Negotiated} */ (this.#n);
     const delay = ACK_DELAY[c.name];
     if (c.dead || delay == null) return;
-    if (this.#in - c.acked >= Math.max(1, (n.max_queue || 1024) >> 2)) this.#ack(c);
+    if (this.#in - c.acked >= ackBatch(n.max_queue)) this.#ack(c);
     else c.ackTimer ||= this.#o.setTimeout(() => this.#ack(c), delay);
   }
 
@@ -354,7 +354,7 @@ export class Client extends Emitter {
   #ack(c) {
     this.#o.clearTimeout(c.ackTimer);
     c.ackTimer = null;
-    if (!c.dead && this.#in > c.acked) c.t?.send(`a${(c.acked = this.#in)}`);
+    if (!c.dead && this.#in > c.acked) c.t?.send(ackFrame((c.acked = this.#in)));
   }
 
   /**
@@ -393,7 +393,7 @@ export class Client extends Emitter {
       bytes += size;
       if (seq > c.cursor) {
         if (data == null || count >= (n.max_queue || Infinity) || (count && bytes > (n.max_buffer_bytes || Infinity))) return;
-        c.t.send(encode(seq, data, c.t.binary));
+        c.t.send(dataFrame(seq, data, c.t.binary));
         c.cursor = seq;
       }
       count++;
@@ -427,7 +427,7 @@ export class Client extends Emitter {
       if (c.used || this.#o.now() - c.since >= this.#wait) this.#attempt = 0;
       else if (policy == "resume") this.#demote(c.name, "died");
     } else if (policy == "resume") {
-      this.#fb = `&fb=${c.name}:${reason.startsWith("no hello") ? "hello" : "open"}`;
+      this.#fb = fallback(c.name, reason.startsWith("no hello") ? "hello" : "open");
       this._emit("fallback", { transport: c.name, reason });
       if (c != this.#probe) return this.#next(code, reason);
       this.#probe = null;
@@ -441,9 +441,9 @@ export class Client extends Emitter {
     else this.#finish(code, reason, over);
   }
 
-  /** @param {TransportName} name @param {string} [why] told to the server next time */
+  /** @param {TransportName} name @param {"died"} [why] told to the server next time */
   #demote(name, why) {
-    if (why) this.#fb = `&fb=${name}:${why}`;
+    if (why) this.#fb = fallback(name, why);
     this.#order = [...this.#order.filter((t) => t != name), name];
     if (name == "websocket") this.#probeDelay *= 2;
   }
