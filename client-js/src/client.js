@@ -6,6 +6,7 @@
  */
 import { backoff } from "./backoff.js";
 import { Emitter } from "./emitter.js";
+import { blobBytes, defaultFetch } from "./platform.js";
 import { ackBatch, ackFrame, closeFrame, dataFrame, decode, fallback, negotiated, negotiation, policyOf, pongFrame } from "./protocol.js";
 import { longpoll } from "./transports/longpoll.js";
 import { sse } from "./transports/sse.js";
@@ -23,11 +24,12 @@ import { websocket } from "./transports/websocket.js";
 /** @typedef {import("./types.js").TransportName} TransportName */
 
 /**
- * @typedef {object} Conn one connection attempt, open or not
+ * @typedef {object} Conn one connection attempt, open or not (`since`, `seen` and `cursor`
+ *   are set when its hello arrives)
  * @property {TransportName} name
  * @property {Transport} [t]
- * @property {boolean} open
- * @property {boolean} dead
+ * @property {boolean} [open]
+ * @property {boolean} [dead]
  * @property {number} since when the hello arrived
  * @property {number} seen when the last frame arrived
  * @property {boolean} [used] whether a frame came after the hello
@@ -72,8 +74,8 @@ export class Client extends Emitter {
   /** @type {Settings & Env} */
   #o;
   #query = ""; // the mount URL's query string: it goes with the negotiation
-  /** @type {Negotiated | null} the session, once negotiated */
-  #n = null;
+  /** @type {Negotiated | null | undefined} the session, once negotiated */
+  #n;
   #wait = 0; // the open timeout in force
   /** @type {TransportName[]} transports to use, best first */
   #order = [];
@@ -87,17 +89,17 @@ export class Client extends Emitter {
   #probeDelay = 0; // before the next try of WebSocket in the background
   #wasOpen = false;
   #fb = ""; // why the last attempt failed ("<transport>:<reason>"), told to the server with the next one
-  /** @type {string | null} the close frame, to send after the data */
-  #closing = null;
-  /** @type {Conn | null} the open connection */
-  #conn = null;
-  /** @type {Conn | null} an attempt to open one */
-  #try = null;
-  /** @type {Conn | null} a WebSocket tried while another transport carries the session */
-  #probe = null;
-  /** @type {any} */ #timer = null;
-  /** @type {any} */ #probeTimer = null;
-  /** @type {any} */ #closeTimer = null;
+  /** @type {string | undefined} the close frame, to send after the data */
+  #closing;
+  /** @type {Conn | null | undefined} the open connection */
+  #conn;
+  /** @type {Conn | null | undefined} an attempt to open one */
+  #try;
+  /** @type {Conn | null | undefined} a WebSocket tried while another transport carries the session */
+  #probe;
+  /** @type {any} */ #timer;
+  /** @type {any} */ #probeTimer;
+  /** @type {any} */ #closeTimer;
 
   /**
    * @param {string | URL} url the mount URL, absolute or relative to the page: "/realtime"
@@ -132,7 +134,7 @@ export class Client extends Emitter {
       upgradeAfter: 10000,
       WebSocket: g.WebSocket,
       EventSource: g.EventSource,
-      fetch: g.fetch?.bind(g),
+      fetch: defaultFetch(),
       setTimeout: (callback, ms) => setTimeout(callback, ms),
       clearTimeout: (id) => clearTimeout(id),
       now: Date.now,
@@ -162,7 +164,7 @@ export class Client extends Emitter {
     const entry = { seq: ++this.#seq, data: copy instanceof Blob ? null : copy, size };
     if (copy instanceof Blob) {
       // Its bytes come asynchronously; the messages after it wait for them.
-      copy.arrayBuffer().then((bytes) => {
+      blobBytes(copy).then((bytes) => {
         entry.data = new Uint8Array(bytes);
         this.#flush();
       });
@@ -204,20 +206,22 @@ export class Client extends Emitter {
       } catch (/** @type {any} */ e) {
         if (this.readyState == CLOSED) return;
         // A refusal (4xx) is final unless its code says to come back (1013: too many
-        // sessions, try again later); a server or network failure is retried.
-        const final = e.status >= 400 && e.status < 500 && policyOf(e.code) != "resume";
-        return final ? this.#finish(e.code, e.reason, false) : this.#retry(e.code, e.reason);
+        // sessions, try again later); so is a client that cannot work here (a missing API,
+        // a malformed answer: no status, no code 1006). A server or network failure is retried.
+        const final = e.status ? e.status < 500 && e.status > 399 && policyOf(e.code) != "resume" : e.code != 1006;
+        return final ? this.#finish(e.code || 1006, e.reason || `${e}`, false) : this.#retry(e.code, e.reason);
       }
       if (this.readyState == CLOSED) return;
       this.#wait = Math.max(o.openTimeout, 4 * (o.now() - start));
       const offered = this.#n.transports;
-      this.#order = (o.transports || offered).filter((t) => offered.includes(t) && TRANSPORTS[t]?.supported(o));
-      if (!this.#order.length) return this.#finish(1006, "no usable transport", false);
+      const usable = (o.transports || offered).filter((t) => TRANSPORTS[t]?.supported(o));
+      this.#order = usable.filter((t) => offered.indexOf(t) >= 0);
+      if (!this.#order.length) return this.#finish(1006, `no transport in common: server [${offered}], client [${usable}]`, false);
       const last = /** @type {TransportName} */ (remember(o, `realtime:${this.url}`));
-      if (this.#order.includes(last)) this.#prefer(last);
+      if (this.#order.indexOf(last) >= 0) this.#prefer(last);
     }
-    this.#pass = [...this.#order];
-    this.#next(1006, "no transport could open");
+    this.#pass = this.#order.slice(1);
+    this.#try = this.#open(this.#order[0]);
   }
 
   /**
@@ -235,7 +239,7 @@ export class Client extends Emitter {
     const o = this.#o;
     const n = /** @type {Negotiated} */ (this.#n);
     /** @type {Conn} */
-    const c = { name, open: false, dead: false, since: 0, seen: 0, cursor: 0, acked: this.#in };
+    const c = /** @type {Conn} */ ({ name, acked: this.#in });
     c.timer = o.setTimeout(() => this.#end(c, 1006, `no hello in ${this.#wait} ms`), this.#wait);
     try {
       c.t = TRANSPORTS[name]({
@@ -298,7 +302,7 @@ export class Client extends Emitter {
   #scheduleProbe() {
     const o = this.#o;
     o.clearTimeout(this.#probeTimer);
-    if (this.transport == "websocket" || !this.#order.includes("websocket") || !(this.#probeDelay < Infinity)) return;
+    if (this.transport == "websocket" || this.#order.indexOf("websocket") < 0 || !(this.#probeDelay < Infinity)) return;
     this.#probeTimer = o.setTimeout(() => {
       if (this.#conn && !this.#probe && !this.#closing) this.#probe = this.#open("websocket");
     }, this.#probeDelay);

@@ -31,28 +31,28 @@ export const CloseCode = Object.freeze({
 
 /** What each code means, in a few words (the reason a close frame carries says more). */
 export const CLOSE_CODE_EXPLANATIONS = /** @type {Readonly<Record<number, string>>} */ (
-  Object.freeze({
-    1000: "normal closure",
-    1001: "going away",
-    1002: "protocol error",
-    1003: "unsupported data",
-    1007: "invalid data",
-    1008: "policy violation",
-    1009: "message too big",
-    1011: "internal error",
-    1012: "service restart: reconnect and resume",
-    1013: "try again later",
-    4000: "unknown or expired session",
-    4001: "heartbeat timeout: reconnect and resume",
-    4002: "a newer connection took over the session",
-    4003: "wrong token for this session",
-    4004: "missed messages can no longer be replayed",
-    4005: "too many unacknowledged messages (slow consumer)",
-    4006: "message rate limit exceeded",
-    4007: "authentication refused",
-    4008: "backend unavailable: reconnect and resume",
-    4009: "the session's handler was lost",
-  })
+  Object.freeze(
+    // The codes not listed here mean their name in words: NORMAL_CLOSURE, "normal closure".
+    Object.assign(
+      /** @type {Record<number, string>} */ ({}),
+      ...Object.keys(CloseCode).map((name) => ({
+        [/** @type {any} */ (CloseCode)[name]]: name.toLowerCase().replace(/_/g, " "),
+      })),
+      {
+        1012: "service restart: reconnect and resume",
+        4000: "unknown or expired session",
+        4001: "heartbeat timeout: reconnect and resume",
+        4002: "a newer connection took over the session",
+        4003: "wrong token for this session",
+        4004: "missed messages can no longer be replayed",
+        4005: "too many unacknowledged messages (slow consumer)",
+        4006: "message rate limit exceeded",
+        4007: "authentication refused",
+        4008: "backend unavailable: reconnect and resume",
+        4009: "the session's handler was lost",
+      },
+    ),
+  )
 );
 
 /**
@@ -203,15 +203,14 @@ export const ackBatch = (maxQueue) => Math.max(1, Math.floor((maxQueue || 1024) 
 export const negotiation = (transports) => JSON.stringify({ v: 1, transports });
 
 /**
- * A negotiation answer, checked: the client needs `sid`, `token`, `transports` and
- * `poll_timeout_ms`; it ignores fields it does not know (section 2). Throws
+ * A negotiation answer, checked: the client needs `sid`, `transports` and `poll_timeout_ms`
+ * (and `token`: without one the server refuses every request, with 4003); it ignores fields it does not know (section 2). Throws
  * `{code: 1002, reason}` when a needed one is missing or of the wrong type.
  * @param {any} body the answer, parsed JSON
  * @returns {import("./types.js").Negotiated}
  */
 export function negotiated(body) {
-  const ok = typeof body?.sid == "string" && typeof body.token == "string" && Array.isArray(body.transports) && typeof body.poll_timeout_ms == "number";
-  if (!ok) throw { code: 1002, reason: "malformed negotiation answer" };
+  if (typeof body?.sid != "string" || !Array.isArray(body.transports) || typeof body.poll_timeout_ms != "number") throw { code: 1002, reason: "malformed negotiation answer" };
   return body;
 }
 

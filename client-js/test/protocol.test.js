@@ -148,7 +148,7 @@ test("negotiation: the request body, and the answer checked", () => {
     null,
     [],
     { ...answer, sid: 1 },
-    { ...answer, token: undefined },
+    { ...answer, sid: undefined },
     { ...answer, transports: "websocket" },
     { ...answer, poll_timeout_ms: "20000" },
     { ...answer, poll_timeout_ms: undefined },

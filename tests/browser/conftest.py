@@ -73,6 +73,15 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def echo_server() -> Iterator[str]:
+    """The test app with a small window but no rate limit, for tests that send hundreds of
+    messages up at once (tests/browser/builds.html)."""
+    site, _ = make_app(max_queue=64, max_rate=None)
+    with uvicorn_server(site) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
 def fast_heartbeats() -> Iterator[str]:
     """The test app with heartbeats every 0.2 s: silent for 0.4 s, a connection is dead."""
     site, _ = make_app(ping_interval=0.2, ping_timeout=0.2)

@@ -14,7 +14,8 @@ const BATCH_CHARS = 262144;
 /**
  * Fetch `url` within `ms` milliseconds (or until `signal` aborts) and return its JSON body.
  * A failure throws `{code, reason, status?}`: the close code and reason of an HTTP error's
- * JSON body, or 1006 when the network failed, time ran out, or the answer was not JSON.
+ * JSON body, or 1006 when the network failed, time ran out, or the answer was not JSON;
+ * `{reason}` alone where there is no fetch.
  * @param {Env} env
  * @param {string} url
  * @param {RequestInit} init
@@ -23,6 +24,7 @@ const BATCH_CHARS = 262144;
  * @returns {Promise<any>}
  */
 export async function request(env, url, init, ms, signal) {
+  if (!env.fetch) throw { reason: "fetch is missing" };
   const abort = new AbortController();
   const cancel = () => abort.abort();
   const timer = env.setTimeout(cancel, ms);
