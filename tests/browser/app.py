@@ -50,3 +50,11 @@ def make_app(**options: Any) -> tuple[Starlette, RealtimeApp]:
         lifespan=realtime.lifespan,
     )
     return site, realtime
+
+
+def expected_echo(count: int) -> list[str]:
+    """What builds.html's ``echo(options, count)`` must receive: the server's stream of
+    ``count`` numbers, then the ``count`` messages the page sent ("e1" ...) echoed, then
+    "end", each once, in order (the handler reads the page's messages in order)."""
+    numbers = [str(n) for n in range(1, count + 1)]
+    return [*numbers, *[f"e{n}" for n in numbers], "end"]

@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.app import make_app
+from tests.browser.app import expected_echo, make_app
 from tests.servers import uvicorn_server
 
 pytestmark = pytest.mark.browser
 
-# What an ES2015 engine may lack, removed before any script of the page runs: no fetch (so
-# no AbortController either), no WebSocket, no EventSource, no TextEncoder, URL, atob/btoa or
-# Blob.prototype.arrayBuffer, and a sessionStorage that throws (as in a sandboxed frame).
-# globalThis stays (Playwright's own page scripts use it): `es-check es2015 --checkFeatures`
-# (npm test) proves that the legacy build never names it.
+# What an ES2015 engine may lack, removed before the build loads (builds.html's `strip`): no
+# fetch (so no AbortController either), no WebSocket, no EventSource, no TextEncoder, URL,
+# atob/btoa or Blob.prototype.arrayBuffer, and a sessionStorage that throws. globalThis stays
+# (Playwright's own page scripts use it): `es-check es2015 --checkFeatures` (npm test) proves
+# that the legacy build never names it.
 STRIPPED = [
     "fetch",
     "AbortController",
@@ -32,32 +32,20 @@ STRIPPED = [
     "URL",
     "atob",
     "btoa",
+    "Blob.arrayBuffer",
+    "sessionStorage",
 ]
-THROWING_STORAGE = """Object.defineProperty(window, "sessionStorage", {
-    get() { throw new DOMException("denied", "SecurityError"); } });"""
-NO_BLOB_ARRAYBUFFER = "delete Blob.prototype.arrayBuffer;"
 
 
-def strip(*names: str) -> str:
-    return "".join(f"delete window.{name};" for name in names)
-
-
-def load(page: Page, base: str, build: str, init_script: str = "") -> None:
-    if init_script:
-        page.add_init_script(init_script)
-    page.goto(f"{base}/builds?{build}")
+def load(page: Page, base: str, build: str, strip: list[str] | None = None) -> None:
+    page.goto(f"{base}/builds?{build}&strip={','.join(strip or [])}")
     page.wait_for_function("window.ready")
+    assert page.evaluate("unstripped") == [], "the page still has these"
 
 
 def echo(page: Page, count: int, **options: Any) -> dict[str, Any]:
     result: dict[str, Any] = page.evaluate("([o, n]) => echo(o, n)", [options, count])
     return result
-
-
-def expected_echo(count: int) -> list[str]:
-    """The server's stream of ``count`` numbers, then our ``count`` messages echoed, then
-    "end": each once, in order (the server reads ours in order and answers in order)."""
-    return [str(n) for n in range(1, count + 1)] + [f"e{n}" for n in range(1, count + 1)] + ["end"]
 
 
 @pytest.fixture(scope="module")
@@ -73,13 +61,7 @@ def refusing_server() -> Iterator[str]:
 
 
 def test_legacy_build_on_a_page_without_modern_apis(page: Page, echo_server: str) -> None:
-    load(page, echo_server, "legacy", strip(*STRIPPED) + THROWING_STORAGE + NO_BLOB_ARRAYBUFFER)
-    missing = page.evaluate(
-        "names => names.filter(n => typeof window[n] != 'undefined')"
-        " .concat(Blob.prototype.arrayBuffer ? ['Blob.arrayBuffer'] : [])",
-        STRIPPED,
-    )
-    assert missing == [], "the page still has these"
+    load(page, echo_server, "legacy", STRIPPED)
     result = echo(page, 500)
     assert result["outcome"] == "end", result["events"]
     assert result["transport"] == "longpoll"
@@ -91,7 +73,7 @@ def test_legacy_build_on_a_page_without_modern_apis(page: Page, echo_server: str
 
 def test_legacy_build_over_sse_without_fetch(page: Page, echo_server: str) -> None:
     """EventSource down, XMLHttpRequest up."""
-    load(page, echo_server, "legacy", strip("fetch", "AbortController", "WebSocket"))
+    load(page, echo_server, "legacy", ["fetch", "AbortController", "WebSocket"])
     result = echo(page, 500)
     assert (result["outcome"], result["transport"]) == ("end", "sse"), result["events"]
     assert result["messages"] == expected_echo(500)
@@ -127,7 +109,7 @@ def fatal(page: Page, negotiations: int, **options: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("build", ["module", "legacy"])
 def test_no_transport_in_common(page: Page, echo_server: str, build: str) -> None:
-    load(page, echo_server, build, strip("WebSocket"))
+    load(page, echo_server, build, ["WebSocket"])
     error = fatal(page, 1, transports=["websocket"])
     assert (error["code"], error["reason"]) == (
         1006,
@@ -142,7 +124,7 @@ def test_no_transport_in_common(page: Page, echo_server: str, build: str) -> Non
 def test_a_required_api_missing(
     page: Page, echo_server: str, build: str, missing: list[str]
 ) -> None:
-    load(page, echo_server, build, strip(*missing))
+    load(page, echo_server, build, missing)
     error = fatal(page, 0)
     assert (error["code"], error["reason"]) == (1006, "fetch is missing")
 
