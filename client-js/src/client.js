@@ -24,8 +24,7 @@ import { websocket } from "./transports/websocket.js";
 /** @typedef {import("./types.js").TransportName} TransportName */
 
 /**
- * @typedef {object} Conn one connection attempt, open or not (`since`, `seen` and `cursor`
- *   are set when its hello arrives)
+ * @typedef {object} Conn one connection attempt, open or not (`since`, `cursor`: once open)
  * @property {TransportName} name
  * @property {Transport} [t]
  * @property {boolean} [open]
