@@ -7,7 +7,7 @@
 import { backoff } from "./backoff.js";
 import { Emitter } from "./emitter.js";
 import { blobBytes, defaultFetch } from "./platform.js";
-import { ackBatch, ackFrame, closeFrame, dataFrame, decode, fallback, negotiated, negotiation, policyOf, pongFrame } from "./protocol.js";
+import * as wire from "./protocol.js"; // every frame, body and URL is spelled there
 import { longpoll } from "./transports/longpoll.js";
 import { sse } from "./transports/sse.js";
 import { request } from "./transports/upstream.js";
@@ -24,7 +24,7 @@ import { websocket } from "./transports/websocket.js";
 /** @typedef {import("./types.js").TransportName} TransportName */
 
 /**
- * @typedef {object} Conn one connection attempt, open or not (`since`, `cursor`: once open)
+ * @typedef {object} Conn one connection attempt, open or not (`since`, `seen`, `cursor`: once open)
  * @property {TransportName} name
  * @property {Transport} [t]
  * @property {boolean} [open]
@@ -183,7 +183,7 @@ export class Client extends Emitter {
     if (this.readyState > OPEN) return;
     if (!this.#n) return this.#finish(code, reason, true);
     this.readyState = CLOSING;
-    this.#closing = closeFrame(code, reason);
+    this.#closing = wire.closeFrame(code, reason);
     this.#closeTimer = this.#o.setTimeout(() => this.#finish(code, reason, false), this.#o.closeTimeout);
     this.#flush();
   }
@@ -199,15 +199,15 @@ export class Client extends Emitter {
         const init = {
           method: "POST",
           headers: { ...o.headers, "Content-Type": "application/json" },
-          body: negotiation(o.transports),
+          body: wire.negotiation(o.transports),
         };
-        this.#n = negotiated(await request(o, `${this.url}/negotiate${this.#query}`, init, o.openTimeout));
+        this.#n = wire.negotiated(await request(o, `${this.url}/negotiate${this.#query}`, init, o.openTimeout));
       } catch (/** @type {any} */ e) {
         if (this.readyState == CLOSED) return;
         // A refusal (4xx) is final unless its code says to come back (1013: too many
         // sessions, try again later); so is a client that cannot work here (a missing API,
         // a malformed answer: no status, no code 1006). A server or network failure is retried.
-        const final = e.status ? e.status < 500 && e.status > 399 && policyOf(e.code) != "resume" : e.code != 1006;
+        const final = e.status ? e.status < 500 && e.status > 399 && wire.policyOf(e.code) != "resume" : e.code != 1006;
         return final ? this.#finish(e.code || 1006, e.reason || `${e}`, false) : this.#retry(e.code, e.reason);
       }
       if (this.readyState == CLOSED) return;
@@ -215,7 +215,8 @@ export class Client extends Emitter {
       const offered = this.#n.transports;
       const usable = (o.transports || offered).filter((t) => TRANSPORTS[t]?.supported(o));
       this.#order = usable.filter((t) => offered.indexOf(t) >= 0);
-      if (!this.#order.length) return this.#finish(1006, `no transport in common: server [${offered}], client [${usable}]`, false);
+      const none = `no transport in common: server [${offered}], client [${usable}]`;
+      if (!this.#order.length) return this.#finish(1006, none, false);
       const last = /** @type {TransportName} */ (remember(o, `realtime:${this.url}`));
       if (this.#order.indexOf(last) >= 0) this.#prefer(last);
     }
@@ -237,7 +238,6 @@ export class Client extends Emitter {
   #open(name) {
     const o = this.#o;
     const n = /** @type {Negotiated} */ (this.#n);
-    /** @type {Conn} */
     const c = /** @type {Conn} */ ({ name, acked: this.#in });
     c.timer = o.setTimeout(() => this.#end(c, 1006, `no hello in ${this.#wait} ms`), this.#wait);
     try {
@@ -316,10 +316,10 @@ export class Client extends Emitter {
   #frame(c, raw) {
     if (c.dead) return;
     c.seen = this.#o.now();
-    /** @type {import("./protocol.js").Frame} */
+    /** @type {wire.Frame} */
     let f;
     try {
-      f = decode(raw);
+      f = wire.decode(raw);
     } catch {
       return this.#end(c, 1002, "malformed frame");
     }
@@ -330,7 +330,7 @@ export class Client extends Emitter {
       this.#trim(f.seq);
       this.#flush();
     } else if (f.k == "p") {
-      c.t?.send(pongFrame());
+      c.t?.send(wire.pongFrame());
     } else if (f.k == "d" && f.seq > this.#in) {
       if (f.seq != this.#in + 1) return this.#end(c, 1002, `message ${f.seq} after ${this.#in}`);
       this.#in = f.seq;
@@ -349,7 +349,7 @@ export class Client extends Emitter {
     const n = /** @type {Negotiated} */ (this.#n);
     const delay = ACK_DELAY[c.name];
     if (c.dead || delay == null) return;
-    if (this.#in - c.acked >= ackBatch(n.max_queue)) this.#ack(c);
+    if (this.#in - c.acked >= wire.ackBatch(n.max_queue)) this.#ack(c);
     else c.ackTimer ||= this.#o.setTimeout(() => this.#ack(c), delay);
   }
 
@@ -357,7 +357,7 @@ export class Client extends Emitter {
   #ack(c) {
     this.#o.clearTimeout(c.ackTimer);
     c.ackTimer = null;
-    if (!c.dead && this.#in > c.acked) c.t?.send(ackFrame((c.acked = this.#in)));
+    if (!c.dead && this.#in > c.acked) c.t?.send(wire.ackFrame((c.acked = this.#in)));
   }
 
   /**
@@ -396,7 +396,7 @@ export class Client extends Emitter {
       bytes += size;
       if (seq > c.cursor) {
         if (data == null || count >= (n.max_queue || Infinity) || (count && bytes > (n.max_buffer_bytes || Infinity))) return;
-        c.t.send(dataFrame(seq, data, c.t.binary));
+        c.t.send(wire.dataFrame(seq, data, c.t.binary));
         c.cursor = seq;
       }
       count++;
@@ -420,7 +420,7 @@ export class Client extends Emitter {
   #end(c, code, reason, over = false) {
     if (c.dead) return;
     this.#kill(c);
-    let policy = policyOf(code);
+    let policy = wire.policyOf(code);
     if (over && policy == "resume") policy = "new"; // a closed session cannot be resumed
     if (this.#closing && policy == "new") policy = "stop";
     if (c == this.#conn) {
@@ -430,7 +430,7 @@ export class Client extends Emitter {
       if (c.used || this.#o.now() - c.since >= this.#wait) this.#attempt = 0;
       else if (policy == "resume") this.#demote(c.name, "died");
     } else if (policy == "resume") {
-      this.#fb = fallback(c.name, reason.startsWith("no hello") ? "hello" : "open");
+      this.#fb = wire.fallback(c.name, reason.startsWith("no hello") ? "hello" : "open");
       this._emit("fallback", { transport: c.name, reason });
       if (c != this.#probe) return this.#next(code, reason);
       this.#probe = null;
@@ -446,7 +446,7 @@ export class Client extends Emitter {
 
   /** @param {TransportName} name @param {"died"} [why] told to the server next time */
   #demote(name, why) {
-    if (why) this.#fb = fallback(name, why);
+    if (why) this.#fb = wire.fallback(name, why);
     this.#order = [...this.#order.filter((t) => t != name), name];
     if (name == "websocket") this.#probeDelay *= 2;
   }

@@ -152,7 +152,8 @@ export function decode(raw) {
   if (typeof raw != "string") {
     const bytes = new Uint8Array(raw);
     const colon = bytes.indexOf(58);
-    return { k: "d", seq: number(String.fromCharCode(...bytes.subarray(1, colon < 0 ? 0 : colon))), data: raw.slice(colon + 1) };
+    const seq = number(String.fromCharCode(...bytes.subarray(1, colon < 0 ? 0 : colon)));
+    return { k: "d", seq, data: raw.slice(colon + 1) };
   }
   /** @type {string} */
   const frame = raw[0] == '"' ? JSON.parse(raw) : raw;
@@ -175,12 +176,15 @@ export function decode(raw) {
 export const batchBody = (frames) => JSON.stringify(frames);
 
 /**
- * The frames of a batch, parsed JSON. Throws `{code: 1002, reason}` if it is not an array of strings.
+ * The frames of a batch, parsed JSON. Throws `{code: 1002, reason}` if it is not an array
+ * of strings.
  * @param {any} body
  * @returns {string[]}
  */
 export function batchFrames(body) {
-  if (!Array.isArray(body) || body.some((frame) => typeof frame != "string")) throw { code: 1002, reason: "malformed batch" };
+  if (!Array.isArray(body) || body.some((frame) => typeof frame != "string")) {
+    throw { code: 1002, reason: "malformed batch" };
+  }
   return body;
 }
 
@@ -204,13 +208,16 @@ export const negotiation = (transports) => JSON.stringify({ v: 1, transports });
 
 /**
  * A negotiation answer, checked: the client needs `sid`, `transports` and `poll_timeout_ms`
- * (and `token`: without one the server refuses every request, with 4003); it ignores fields it does not know (section 2). Throws
- * `{code: 1002, reason}` when a needed one is missing or of the wrong type.
+ * (and `token`, without which the server refuses every request with 4003); it ignores the
+ * fields it does not know (section 2). Throws `{code: 1002, reason}` when a needed one is
+ * missing or of the wrong type.
  * @param {any} body the answer, parsed JSON
  * @returns {import("./types.js").Negotiated}
  */
 export function negotiated(body) {
-  if (typeof body?.sid != "string" || !Array.isArray(body.transports) || typeof body.poll_timeout_ms != "number") throw { code: 1002, reason: "malformed negotiation answer" };
+  if (typeof body?.sid != "string" || !Array.isArray(body.transports) || typeof body.poll_timeout_ms != "number") {
+    throw { code: 1002, reason: "malformed negotiation answer" };
+  }
   return body;
 }
 

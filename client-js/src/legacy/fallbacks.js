@@ -57,7 +57,8 @@ export function base64Decode(base64) {
 /** AbortController, as far as the client uses it: `signal.aborted`, its "abort" listeners. */
 export class Abort {
   constructor() {
-    /** @type {{aborted: boolean, listeners: Function[], addEventListener(type: string, f: Function): void, removeEventListener(type: string, f: Function): void}} */
+    /** @typedef {(type: string, listener: Function) => void} Listen */
+    /** @type {{aborted: boolean, listeners: Function[], addEventListener: Listen, removeEventListener: Listen}} */
     this.signal = {
       aborted: false,
       listeners: [],
@@ -95,7 +96,7 @@ export const anchorURL = function (/** @type {string | URL} */ url) {
  * fetch, as far as the client uses it (method, headers, body, signal; status and json()),
  * over XMLHttpRequest. A network failure or an abort rejects, as fetch does.
  * @param {string} url
- * @param {{method?: string, headers?: Record<string, string>, body?: string, signal: {addEventListener(type: string, f: Function): void}}} init
+ * @param {{method?: string, headers?: Record<string, string>, body?: string, signal: AbortSignal}} init
  * @returns {Promise<{status: number, json(): Promise<any>}>}
  */
 export const xhrFetch = (url, init) =>
@@ -103,7 +104,8 @@ export const xhrFetch = (url, init) =>
     const xhr = new XMLHttpRequest();
     xhr.open(init.method || "GET", url);
     for (const name in init.headers) xhr.setRequestHeader(name, init.headers[name]);
-    xhr.onload = () => resolve({ status: xhr.status, json: () => new Promise((ok) => ok(JSON.parse(xhr.responseText))) });
+    const json = () => new Promise((ok) => ok(JSON.parse(xhr.responseText)));
+    xhr.onload = () => resolve({ status: xhr.status, json });
     xhr.onerror = xhr.onabort = () => reject(new TypeError("XMLHttpRequest failed"));
     init.signal.addEventListener("abort", () => xhr.abort());
     xhr.send(init.body);

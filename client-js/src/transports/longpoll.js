@@ -21,9 +21,11 @@ export function longpoll(o) {
   const up = upstream(o, "longpoll", signal, end);
   (async () => {
     for (let first = true; !signal.aborted; first = false) {
-      const url = transportURL(o.url, "longpoll", { sid: o.sid, last: o.last(), open: first ? 1 : "", fb: first ? o.fb : "" });
+      const params = { sid: o.sid, last: o.last(), open: first ? 1 : "", fb: first ? o.fb : "" };
+      const url = transportURL(o.url, "longpoll", params);
       try {
-        const frames = batchFrames(await request(o, url, { headers: { "X-Realtime-Token": o.token } }, o.timeout, signal));
+        const init = { headers: { "X-Realtime-Token": o.token } };
+        const frames = batchFrames(await request(o, url, init, o.timeout, signal));
         for (const frame of frames) if (!signal.aborted) o.onframe(frame);
       } catch (/** @type {any} */ error) {
         end(error.code, error.reason);
