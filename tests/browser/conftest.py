@@ -2,7 +2,8 @@
 serving the test app, nginx and TCP proxies in front of it, and a fresh page per test.
 
 Playwright drives Debian's Chromium (``/usr/bin/chromium``); Playwright's own browser download
-does not work here. Every wait is bounded: Playwright calls by ``TIMEOUT_MS``.
+does not work here. Every wait is bounded: Playwright calls by ``TIMEOUT_MS``. Firefox and
+WebKit are driven otherwise, by tests/browser/engines.py.
 """
 
 from __future__ import annotations
