@@ -1,7 +1,16 @@
-// Print the size of the script-tag build, minified and gzipped (level 9), in bytes.
+// Print the size of each build in realtime/static/ (what the Python package serves; the same
+// files as dist/), minified and gzipped (level 9), in bytes, with its budget: 5 KiB min+gzip
+// for the modern builds, 7 KiB for the legacy one. Exits 1 over budget. `npm run build`
+// writes the builds.
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
-const file = new URL("../dist/realtime.min.js", import.meta.url);
-const code = readFileSync(file);
-console.log(`realtime.min.js: ${code.length} bytes minified, ${gzipSync(code, { level: 9 }).length} bytes min+gzip`);
+const BUDGETS = { "realtime.mjs": 5120, "realtime.min.js": 5120, "realtime.legacy.min.js": 7168 };
+let over = false;
+for (const [name, budget] of Object.entries(BUDGETS)) {
+  const code = readFileSync(new URL(`../../realtime/static/${name}`, import.meta.url));
+  const gzipped = gzipSync(code, { level: 9 }).length;
+  over ||= gzipped > budget;
+  console.log(`${name}: ${code.length} bytes minified, ${gzipped} bytes min+gzip (budget ${budget})`);
+}
+process.exitCode = over ? 1 : 0;

@@ -6,7 +6,8 @@
  */
 import { backoff } from "./backoff.js";
 import { Emitter } from "./emitter.js";
-import { decode, encode, policyOf } from "./protocol.js";
+import { blobBytes, defaultFetch } from "./platform.js";
+import * as wire from "./protocol.js"; // every frame, body and URL is spelled there
 import { longpoll } from "./transports/longpoll.js";
 import { sse } from "./transports/sse.js";
 import { request } from "./transports/upstream.js";
@@ -23,11 +24,11 @@ import { websocket } from "./transports/websocket.js";
 /** @typedef {import("./types.js").TransportName} TransportName */
 
 /**
- * @typedef {object} Conn one connection attempt, open or not
+ * @typedef {object} Conn one connection attempt, open or not (`since`, `seen`, `cursor`: once open)
  * @property {TransportName} name
  * @property {Transport} [t]
- * @property {boolean} open
- * @property {boolean} dead
+ * @property {boolean} [open]
+ * @property {boolean} [dead]
  * @property {number} since when the hello arrived
  * @property {number} seen when the last frame arrived
  * @property {boolean} [used] whether a frame came after the hello
@@ -72,8 +73,8 @@ export class Client extends Emitter {
   /** @type {Settings & Env} */
   #o;
   #query = ""; // the mount URL's query string: it goes with the negotiation
-  /** @type {Negotiated | null} the session, once negotiated */
-  #n = null;
+  /** @type {Negotiated | null | undefined} the session, once negotiated */
+  #n;
   #wait = 0; // the open timeout in force
   /** @type {TransportName[]} transports to use, best first */
   #order = [];
@@ -86,18 +87,18 @@ export class Client extends Emitter {
   #attempt = 0; // attempts since a connection last worked
   #probeDelay = 0; // before the next try of WebSocket in the background
   #wasOpen = false;
-  #fb = ""; // why the last attempt failed, told to the server with the next one
-  /** @type {string | null} the close frame, to send after the data */
-  #closing = null;
-  /** @type {Conn | null} the open connection */
-  #conn = null;
-  /** @type {Conn | null} an attempt to open one */
-  #try = null;
-  /** @type {Conn | null} a WebSocket tried while another transport carries the session */
-  #probe = null;
-  /** @type {any} */ #timer = null;
-  /** @type {any} */ #probeTimer = null;
-  /** @type {any} */ #closeTimer = null;
+  #fb = ""; // why the last attempt failed ("<transport>:<reason>"), told to the server with the next one
+  /** @type {string | undefined} the close frame, to send after the data */
+  #closing;
+  /** @type {Conn | null | undefined} the open connection */
+  #conn;
+  /** @type {Conn | null | undefined} an attempt to open one */
+  #try;
+  /** @type {Conn | null | undefined} a WebSocket tried while another transport carries the session */
+  #probe;
+  /** @type {any} */ #timer;
+  /** @type {any} */ #probeTimer;
+  /** @type {any} */ #closeTimer;
 
   /**
    * @param {string | URL} url the mount URL, absolute or relative to the page: "/realtime"
@@ -132,7 +133,7 @@ export class Client extends Emitter {
       upgradeAfter: 10000,
       WebSocket: g.WebSocket,
       EventSource: g.EventSource,
-      fetch: g.fetch?.bind(g),
+      fetch: defaultFetch(),
       setTimeout: (callback, ms) => setTimeout(callback, ms),
       clearTimeout: (id) => clearTimeout(id),
       now: Date.now,
@@ -162,7 +163,7 @@ export class Client extends Emitter {
     const entry = { seq: ++this.#seq, data: copy instanceof Blob ? null : copy, size };
     if (copy instanceof Blob) {
       // Its bytes come asynchronously; the messages after it wait for them.
-      copy.arrayBuffer().then((bytes) => {
+      blobBytes(copy).then((bytes) => {
         entry.data = new Uint8Array(bytes);
         this.#flush();
       });
@@ -182,7 +183,7 @@ export class Client extends Emitter {
     if (this.readyState > OPEN) return;
     if (!this.#n) return this.#finish(code, reason, true);
     this.readyState = CLOSING;
-    this.#closing = `c${code}:${reason}`;
+    this.#closing = wire.closeFrame(code, reason);
     this.#closeTimer = this.#o.setTimeout(() => this.#finish(code, reason, false), this.#o.closeTimeout);
     this.#flush();
   }
@@ -198,26 +199,29 @@ export class Client extends Emitter {
         const init = {
           method: "POST",
           headers: { ...o.headers, "Content-Type": "application/json" },
-          body: JSON.stringify({ v: 1, transports: o.transports }),
+          body: wire.negotiation(o.transports),
         };
-        this.#n = /** @type {Negotiated} */ (await request(o, `${this.url}/negotiate${this.#query}`, init, o.openTimeout));
+        this.#n = wire.negotiated(await request(o, `${this.url}/negotiate${this.#query}`, init, o.openTimeout));
       } catch (/** @type {any} */ e) {
         if (this.readyState == CLOSED) return;
         // A refusal (4xx) is final unless its code says to come back (1013: too many
-        // sessions, try again later); a server or network failure is retried.
-        const final = e.status >= 400 && e.status < 500 && policyOf(e.code) != "resume";
-        return final ? this.#finish(e.code, e.reason, false) : this.#retry(e.code, e.reason);
+        // sessions, try again later); so is a client that cannot work here (a missing API,
+        // a malformed answer: no status, no code 1006). A server or network failure is retried.
+        const final = e.status ? e.status < 500 && e.status > 399 && wire.policyOf(e.code) != "resume" : e.code != 1006;
+        return final ? this.#finish(e.code || 1006, e.reason || `${e}`, false) : this.#retry(e.code, e.reason);
       }
       if (this.readyState == CLOSED) return;
       this.#wait = Math.max(o.openTimeout, 4 * (o.now() - start));
       const offered = this.#n.transports;
-      this.#order = (o.transports || offered).filter((t) => offered.includes(t) && TRANSPORTS[t]?.supported(o));
-      if (!this.#order.length) return this.#finish(1006, "no usable transport", false);
+      const usable = (o.transports || offered).filter((t) => TRANSPORTS[t]?.supported(o));
+      this.#order = usable.filter((t) => offered.indexOf(t) >= 0);
+      const none = `no transport in common: server [${offered}], client [${usable}]`;
+      if (!this.#order.length) return this.#finish(1006, none, false);
       const last = /** @type {TransportName} */ (remember(o, `realtime:${this.url}`));
-      if (this.#order.includes(last)) this.#prefer(last);
+      if (this.#order.indexOf(last) >= 0) this.#prefer(last);
     }
-    this.#pass = [...this.#order];
-    this.#next(1006, "no transport could open");
+    this.#pass = this.#order.slice(1);
+    this.#try = this.#open(this.#order[0]);
   }
 
   /**
@@ -234,8 +238,7 @@ export class Client extends Emitter {
   #open(name) {
     const o = this.#o;
     const n = /** @type {Negotiated} */ (this.#n);
-    /** @type {Conn} */
-    const c = { name, open: false, dead: false, since: 0, seen: 0, cursor: 0, acked: this.#in };
+    const c = /** @type {Conn} */ ({ name, acked: this.#in });
     c.timer = o.setTimeout(() => this.#end(c, 1006, `no hello in ${this.#wait} ms`), this.#wait);
     try {
       c.t = TRANSPORTS[name]({
@@ -298,7 +301,7 @@ export class Client extends Emitter {
   #scheduleProbe() {
     const o = this.#o;
     o.clearTimeout(this.#probeTimer);
-    if (this.transport == "websocket" || !this.#order.includes("websocket") || !(this.#probeDelay < Infinity)) return;
+    if (this.transport == "websocket" || this.#order.indexOf("websocket") < 0 || !(this.#probeDelay < Infinity)) return;
     this.#probeTimer = o.setTimeout(() => {
       if (this.#conn && !this.#probe && !this.#closing) this.#probe = this.#open("websocket");
     }, this.#probeDelay);
@@ -313,10 +316,10 @@ export class Client extends Emitter {
   #frame(c, raw) {
     if (c.dead) return;
     c.seen = this.#o.now();
-    /** @type {import("./protocol.js").Frame} */
+    /** @type {wire.Frame} */
     let f;
     try {
-      f = decode(raw);
+      f = wire.decode(raw);
     } catch {
       return this.#end(c, 1002, "malformed frame");
     }
@@ -327,7 +330,7 @@ export class Client extends Emitter {
       this.#trim(f.seq);
       this.#flush();
     } else if (f.k == "p") {
-      c.t?.send("q");
+      c.t?.send(wire.pongFrame());
     } else if (f.k == "d" && f.seq > this.#in) {
       if (f.seq != this.#in + 1) return this.#end(c, 1002, `message ${f.seq} after ${this.#in}`);
       this.#in = f.seq;
@@ -346,7 +349,7 @@ export class Client extends Emitter {
     const n = /** @type {Negotiated} */ (this.#n);
     const delay = ACK_DELAY[c.name];
     if (c.dead || delay == null) return;
-    if (this.#in - c.acked >= Math.max(1, (n.max_queue || 1024) >> 2)) this.#ack(c);
+    if (this.#in - c.acked >= wire.ackBatch(n.max_queue)) this.#ack(c);
     else c.ackTimer ||= this.#o.setTimeout(() => this.#ack(c), delay);
   }
 
@@ -354,7 +357,7 @@ export class Client extends Emitter {
   #ack(c) {
     this.#o.clearTimeout(c.ackTimer);
     c.ackTimer = null;
-    if (!c.dead && this.#in > c.acked) c.t?.send(`a${(c.acked = this.#in)}`);
+    if (!c.dead && this.#in > c.acked) c.t?.send(wire.ackFrame((c.acked = this.#in)));
   }
 
   /**
@@ -393,7 +396,7 @@ export class Client extends Emitter {
       bytes += size;
       if (seq > c.cursor) {
         if (data == null || count >= (n.max_queue || Infinity) || (count && bytes > (n.max_buffer_bytes || Infinity))) return;
-        c.t.send(encode(seq, data, c.t.binary));
+        c.t.send(wire.dataFrame(seq, data, c.t.binary));
         c.cursor = seq;
       }
       count++;
@@ -417,7 +420,7 @@ export class Client extends Emitter {
   #end(c, code, reason, over = false) {
     if (c.dead) return;
     this.#kill(c);
-    let policy = policyOf(code);
+    let policy = wire.policyOf(code);
     if (over && policy == "resume") policy = "new"; // a closed session cannot be resumed
     if (this.#closing && policy == "new") policy = "stop";
     if (c == this.#conn) {
@@ -427,7 +430,7 @@ export class Client extends Emitter {
       if (c.used || this.#o.now() - c.since >= this.#wait) this.#attempt = 0;
       else if (policy == "resume") this.#demote(c.name, "died");
     } else if (policy == "resume") {
-      this.#fb = `&fb=${c.name}:${reason.startsWith("no hello") ? "hello" : "open"}`;
+      this.#fb = wire.fallback(c.name, reason.startsWith("no hello") ? "hello" : "open");
       this._emit("fallback", { transport: c.name, reason });
       if (c != this.#probe) return this.#next(code, reason);
       this.#probe = null;
@@ -441,9 +444,9 @@ export class Client extends Emitter {
     else this.#finish(code, reason, over);
   }
 
-  /** @param {TransportName} name @param {string} [why] told to the server next time */
+  /** @param {TransportName} name @param {"died"} [why] told to the server next time */
   #demote(name, why) {
-    if (why) this.#fb = `&fb=${name}:${why}`;
+    if (why) this.#fb = wire.fallback(name, why);
     this.#order = [...this.#order.filter((t) => t != name), name];
     if (name == "websocket") this.#probeDelay *= 2;
   }

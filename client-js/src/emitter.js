@@ -16,7 +16,7 @@ export class Emitter {
    */
   addEventListener(type, listener) {
     const list = (this.#listeners[type] ||= []);
-    if (!list.includes(listener)) list.push(listener);
+    if (list.indexOf(listener) < 0) list.push(listener);
   }
 
   /**

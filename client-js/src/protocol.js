@@ -31,28 +31,28 @@ export const CloseCode = Object.freeze({
 
 /** What each code means, in a few words (the reason a close frame carries says more). */
 export const CLOSE_CODE_EXPLANATIONS = /** @type {Readonly<Record<number, string>>} */ (
-  Object.freeze({
-    1000: "normal closure",
-    1001: "going away",
-    1002: "protocol error",
-    1003: "unsupported data",
-    1007: "invalid data",
-    1008: "policy violation",
-    1009: "message too big",
-    1011: "internal error",
-    1012: "service restart: reconnect and resume",
-    1013: "try again later",
-    4000: "unknown or expired session",
-    4001: "heartbeat timeout: reconnect and resume",
-    4002: "a newer connection took over the session",
-    4003: "wrong token for this session",
-    4004: "missed messages can no longer be replayed",
-    4005: "too many unacknowledged messages (slow consumer)",
-    4006: "message rate limit exceeded",
-    4007: "authentication refused",
-    4008: "backend unavailable: reconnect and resume",
-    4009: "the session's handler was lost",
-  })
+  Object.freeze(
+    // The codes not listed here mean their name in words: NORMAL_CLOSURE, "normal closure".
+    Object.assign(
+      /** @type {Record<number, string>} */ ({}),
+      ...Object.keys(CloseCode).map((name) => ({
+        [/** @type {any} */ (CloseCode)[name]]: name.toLowerCase().replace(/_/g, " "),
+      })),
+      {
+        1012: "service restart: reconnect and resume",
+        4000: "unknown or expired session",
+        4001: "heartbeat timeout: reconnect and resume",
+        4002: "a newer connection took over the session",
+        4003: "wrong token for this session",
+        4004: "missed messages can no longer be replayed",
+        4005: "too many unacknowledged messages (slow consumer)",
+        4006: "message rate limit exceeded",
+        4007: "authentication refused",
+        4008: "backend unavailable: reconnect and resume",
+        4009: "the session's handler was lost",
+      },
+    ),
+  )
 );
 
 /**
@@ -82,8 +82,13 @@ export const RECONNECT_POLICY = /** @type {Readonly<Record<number, Policy>>} */ 
  */
 export const policyOf = (code) => RECONNECT_POLICY[code] || "stop";
 
+// -- Frames (PROTOCOL.md, section 3) ---------------------------------------------------
+// This module is the only place that spells a frame: one encoder per kind, one decoder per
+// kind (in `decode`).
+
 /**
- * A frame from the server, decoded. `k` is the frame's first character.
+ * A frame, decoded. `k` is the frame's first character; binary data (`b`) decodes as `d`
+ * with an ArrayBuffer.
  * @typedef {{k: "h", ack: number}
  *   | {k: "d", seq: number, data: string | ArrayBuffer}
  *   | {k: "a", seq: number}
@@ -91,32 +96,16 @@ export const policyOf = (code) => RECONNECT_POLICY[code] || "stop";
  *   | {k: "c" | "r", code: number, reason: string}} Frame
  */
 
-/**
- * Decode a frame: a string, or a binary WebSocket message (`b<seq>:` then raw bytes). A
- * string starting with `"` is a frame that SSE carries JSON-encoded (it holds a `\r`).
- * Throws on a malformed hello, escape or base64; other mistakes show as NaN numbers.
- * @param {string | ArrayBuffer} raw
- * @returns {Frame}
- */
-export function decode(raw) {
-  if (typeof raw != "string") {
-    const bytes = new Uint8Array(raw);
-    const colon = bytes.indexOf(58);
-    return { k: "d", seq: +String.fromCharCode(...bytes.subarray(1, colon)), data: raw.slice(colon + 1) };
-  }
-  /** @type {string} */
-  const frame = raw[0] == '"' ? JSON.parse(raw) : raw;
-  const k = frame[0];
-  const colon = frame.indexOf(":");
-  const head = +frame.slice(1, colon < 0 ? undefined : colon);
-  const body = frame.slice(colon + 1);
-  if (k == "h") return { k, ack: JSON.parse(frame.slice(1)).ack };
-  if (k == "d") return { k, seq: head, data: body };
-  if (k == "b") return { k: "d", seq: head, data: Uint8Array.from(atob(body), (c) => c.charCodeAt(0)).buffer };
-  if (k == "a") return { k, seq: head };
-  if (k == "c" || k == "r") return { k, code: head, reason: body };
-  return { k: k == "p" ? "p" : "q" }; // a kind this version does not know is ignored like a pong
-}
+/** @param {number} ack */
+export const helloFrame = (ack) => `h${JSON.stringify({ ack })}`;
+/** @param {number} seq */
+export const ackFrame = (seq) => `a${seq}`;
+export const pingFrame = () => "p";
+export const pongFrame = () => "q";
+/** @param {number} code @param {string} reason */
+export const closeFrame = (code, reason) => `c${code}:${reason}`;
+/** @param {number} code @param {string} reason */
+export const reconnectFrame = (code, reason) => `r${code}:${reason}`;
 
 /**
  * Encode a data frame: text as `d<seq>:text`; bytes as a raw binary message (`raw`, for
@@ -126,7 +115,7 @@ export function decode(raw) {
  * @param {boolean} [raw]
  * @returns {string | Uint8Array<ArrayBuffer>}
  */
-export function encode(seq, data, raw) {
+export function dataFrame(seq, data, raw) {
   if (typeof data == "string") return `d${seq}:${data}`;
   const head = `b${seq}:`;
   if (raw) {
@@ -141,3 +130,116 @@ export function encode(seq, data, raw) {
   }
   return head + btoa(binary);
 }
+
+/**
+ * A sequence number or close code: decimal, without sign or leading zeros, 16 digits at most.
+ * @param {string} text
+ */
+function number(text) {
+  if (!/^(0|[1-9]\d{0,15})$/.test(text)) throw new SyntaxError(text);
+  return +text;
+}
+
+/**
+ * Decode a frame: a string, or a binary WebSocket message (`b<seq>:` then raw bytes). A
+ * string starting with `"` is a frame that SSE carries JSON-encoded (it holds a `\r`).
+ * One decoder per kind below; a kind this version does not know decodes as a pong, which
+ * the client ignores.
+ * @param {string | ArrayBuffer} raw
+ * @returns {Frame} throws on a malformed frame
+ */
+export function decode(raw) {
+  if (typeof raw != "string") {
+    const bytes = new Uint8Array(raw);
+    const colon = bytes.indexOf(58);
+    const seq = number(String.fromCharCode(...bytes.subarray(1, colon < 0 ? 0 : colon)));
+    return { k: "d", seq, data: raw.slice(colon + 1) };
+  }
+  /** @type {string} */
+  const frame = raw[0] == '"' ? JSON.parse(raw) : raw;
+  const k = frame[0];
+  const colon = frame.indexOf(":");
+  const head = () => number(frame.slice(1, colon < 0 ? 0 : colon)); // "" without a colon
+  const body = frame.slice(colon + 1);
+  if (k == "h") return { k, ack: number(`${JSON.parse(frame.slice(1)).ack}`) };
+  if (k == "d") return { k, seq: head(), data: body };
+  if (k == "b") return { k: "d", seq: head(), data: Uint8Array.from(atob(body), (c) => c.charCodeAt(0)).buffer };
+  if (k == "a") return { k, seq: number(frame.slice(1)) };
+  if (k == "c" || k == "r") return { k, code: head(), reason: body };
+  return { k: k == "p" ? "p" : "q" };
+}
+
+/**
+ * A batch (a POST body or a long-poll answer, section 5.2): a JSON array of frames.
+ * @param {string[]} frames
+ */
+export const batchBody = (frames) => JSON.stringify(frames);
+
+/**
+ * The frames of a batch, parsed JSON. Throws `{code: 1002, reason}` if it is not an array
+ * of strings.
+ * @param {any} body
+ * @returns {string[]}
+ */
+export function batchFrames(body) {
+  if (!Array.isArray(body) || body.some((frame) => typeof frame != "string")) {
+    throw { code: 1002, reason: "malformed batch" };
+  }
+  return body;
+}
+
+// -- Acknowledgements (section 4) --------------------------------------------------------
+
+/**
+ * How many unacknowledged messages a receiver lets pile up before it acks at once: a quarter
+ * of the sender's window (`max_queue`, 1024 when the server sets none), at least 1.
+ * @param {number | null | undefined} maxQueue
+ */
+export const ackBatch = (maxQueue) => Math.max(1, Math.floor((maxQueue || 1024) / 4));
+
+// -- Negotiation (section 2) -------------------------------------------------------------
+
+/**
+ * The body of `POST <mount>/negotiate`: `{"v":1}`, with the transports the client can use
+ * when it names them.
+ * @param {string[]} [transports]
+ */
+export const negotiation = (transports) => JSON.stringify({ v: 1, transports });
+
+/**
+ * A negotiation answer, checked: the client needs `sid`, `transports` and `poll_timeout_ms`
+ * (and `token`, without which the server refuses every request with 4003); it ignores the
+ * fields it does not know (section 2). Throws `{code: 1002, reason}` when a needed one is
+ * missing or of the wrong type.
+ * @param {any} body the answer, parsed JSON
+ * @returns {import("./types.js").Negotiated}
+ */
+export function negotiated(body) {
+  if (typeof body?.sid != "string" || !Array.isArray(body.transports) || typeof body.poll_timeout_ms != "number") {
+    throw { code: 1002, reason: "malformed negotiation answer" };
+  }
+  return body;
+}
+
+// -- Transport requests (section 5) ------------------------------------------------------
+
+/**
+ * The value of `fb`, which tells the server why the client comes from another transport.
+ * @param {string} transport the one that failed
+ * @param {"open" | "hello" | "died"} why
+ */
+export const fallback = (transport, why) => `${transport}:${why}`;
+
+/**
+ * The URL of a transport request: `<mount>/<path>?sid=...` then each other parameter that
+ * is not "", in the order given. Values go verbatim: they are URL-safe (base64url ids and
+ * tokens, numbers, `fb`'s `<transport>:<reason>`).
+ * @param {string} mount the mount URL, absolute, without a trailing slash
+ * @param {string} path "websocket", "sse" or "longpoll"
+ * @param {Record<string, string | number>} params
+ */
+export const transportURL = (mount, path, params) =>
+  `${mount}/${path}?${Object.keys(params)
+    .filter((key) => params[key] !== "")
+    .map((key) => `${key}=${params[key]}`)
+    .join("&")}`;

@@ -243,14 +243,6 @@ test("restricts and reorders transports with the transports option", async () =>
   assert.equal(client.transport, "longpoll");
 });
 
-test("ends at once when no allowed transport is usable here", async () => {
-  const env = fakeEnv();
-  const client = connect(URL_, { ...env, WebSocket: undefined, transports: ["websocket"] });
-  const log = record(client);
-  await flush();
-  assert.deepEqual(log.at(-1), ["close", { code: 1006, reason: "no usable transport", wasClean: false }]);
-});
-
 test("receives in order, drops duplicates, and fails on a gap", async () => {
   const { client, log, socket } = await openWebSocket();
   socket.receive("d1:a");

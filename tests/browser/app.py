@@ -3,7 +3,8 @@
 ``<mount>`` is ``/realtime``. The handler echoes every message, text or binary, except two
 commands: ``stream N [MS]`` answers with the N messages ``"1"`` ... ``"N"`` (MS milliseconds
 apart), and ``close CODE`` ends the session with that code. The page at ``/`` loads the ES
-module build and exposes ``window.start(options)`` (see page.html).
+module build and exposes ``window.start(options)`` (see page.html); ``/builds?<build>`` loads
+one of the three builds and exposes ``echo``, ``binary`` and ``fatal`` (see builds.html).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.routing import Mount, Route
 from realtime import RealtimeApp, Session
 
 PAGE = Path(__file__).with_name("page.html")
+BUILDS_PAGE = Path(__file__).with_name("builds.html")
 
 
 async def handler(session: Session) -> None:
@@ -40,7 +42,19 @@ def make_app(**options: Any) -> tuple[Starlette, RealtimeApp]:
     """The test site: the page at ``/``, realtime at ``/realtime`` with ``options``."""
     realtime = RealtimeApp(handler, **options)
     site = Starlette(
-        routes=[Route("/", lambda request: FileResponse(PAGE)), Mount("/realtime", realtime)],
+        routes=[
+            Route("/", lambda request: FileResponse(PAGE)),
+            Route("/builds", lambda request: FileResponse(BUILDS_PAGE)),
+            Mount("/realtime", realtime),
+        ],
         lifespan=realtime.lifespan,
     )
     return site, realtime
+
+
+def expected_echo(count: int) -> list[str]:
+    """What builds.html's ``echo(options, count)`` must receive: the server's stream of
+    ``count`` numbers, then the ``count`` messages the page sent ("e1" ...) echoed, then
+    "end", each once, in order (the handler reads the page's messages in order)."""
+    numbers = [str(n) for n in range(1, count + 1)]
+    return [*numbers, *[f"e{n}" for n in numbers], "end"]

@@ -2,7 +2,8 @@
 serving the test app, nginx and TCP proxies in front of it, and a fresh page per test.
 
 Playwright drives Debian's Chromium (``/usr/bin/chromium``); Playwright's own browser download
-does not work here. Every wait is bounded: Playwright calls by ``TIMEOUT_MS``.
+does not work here. Every wait is bounded: Playwright calls by ``TIMEOUT_MS``. Firefox and
+WebKit are driven otherwise, by tests/browser/engines.py.
 """
 
 from __future__ import annotations
@@ -68,6 +69,15 @@ def server() -> Iterator[str]:
     """The test app in uvicorn: its base URL. A small window (max_queue) makes flow control,
     acknowledgements and resume work hard in every test that streams."""
     site, _ = make_app(max_queue=64)
+    with uvicorn_server(site) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def echo_server() -> Iterator[str]:
+    """The test app with a small window but no rate limit, for tests that send hundreds of
+    messages up at once (tests/browser/builds.html)."""
+    site, _ = make_app(max_queue=64, max_rate=None)
     with uvicorn_server(site) as base:
         yield base
 

@@ -20,7 +20,7 @@ from tests.browser.app import make_app
 ROOT = Path(__file__).parents[2]
 CLIENT = ROOT / "client-js"
 STATIC = ROOT / "realtime" / "static"
-BUILDS = ["realtime.mjs", "realtime.min.js"]
+BUILDS = ["realtime.mjs", "realtime.min.js", "realtime.legacy.min.js"]
 
 
 def node(*args: str) -> str:
@@ -46,6 +46,7 @@ def test_builds_are_served_with_etags() -> None:
         for path, name in [
             ("/realtime/client.js", "realtime.mjs"),
             ("/realtime/realtime.min.js", "realtime.min.js"),
+            ("/realtime/realtime.legacy.min.js", "realtime.legacy.min.js"),
         ]:
             response = client.get(path)
             assert response.status_code == 200

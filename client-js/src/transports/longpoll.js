@@ -1,4 +1,5 @@
 // @ts-check
+import { batchFrames, transportURL } from "../protocol.js";
 import { request, upstream } from "./upstream.js";
 
 /**
@@ -17,12 +18,14 @@ export function longpoll(o) {
     abort.abort();
     o.onclose(code, reason);
   };
-  const up = upstream(o, "/longpoll", signal, end);
+  const up = upstream(o, "longpoll", signal, end);
   (async () => {
-    for (let open = `&open=1${o.fb}`; !signal.aborted; open = "") {
-      const url = `${o.url}/longpoll?sid=${o.sid}&last=${o.last()}${open}`;
+    for (let first = true; !signal.aborted; first = false) {
+      const params = { sid: o.sid, last: o.last(), open: first ? 1 : "", fb: first ? o.fb : "" };
+      const url = transportURL(o.url, "longpoll", params);
       try {
-        const frames = await request(o, url, { headers: { "X-Realtime-Token": o.token } }, o.timeout, signal);
+        const init = { headers: { "X-Realtime-Token": o.token } };
+        const frames = batchFrames(await request(o, url, init, o.timeout, signal));
         for (const frame of frames) if (!signal.aborted) o.onframe(frame);
       } catch (/** @type {any} */ error) {
         end(error.code, error.reason);

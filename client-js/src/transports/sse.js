@@ -1,4 +1,5 @@
 // @ts-check
+import { transportURL } from "../protocol.js";
 import { upstream } from "./upstream.js";
 
 /**
@@ -22,9 +23,9 @@ export function sse(o) {
     source.close();
     abort.abort();
   };
-  const up = upstream(o, "/sse", abort.signal, end);
+  const up = upstream(o, "sse", abort.signal, end);
   const source = new /** @type {typeof EventSource} */ (o.EventSource)(
-    `${o.url}/sse?sid=${o.sid}&token=${o.token}&last=${o.last()}${o.fb}`,
+    transportURL(o.url, "sse", { sid: o.sid, token: o.token, last: o.last(), fb: o.fb }),
   );
   let streaming = false;
   source.onmessage = (event) => {

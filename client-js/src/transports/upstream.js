@@ -3,6 +3,7 @@
  * HTTP for the SSE and long-poll transports: a request with a deadline, and the upstream
  * loop that POSTs the client's frames in batches, one POST in flight, in order.
  */
+import { batchBody, batchFrames, transportURL } from "../protocol.js";
 
 /** @typedef {import("../types.js").TransportOptions} TransportOptions */
 /** @typedef {import("../types.js").Env} Env */
@@ -13,7 +14,8 @@ const BATCH_CHARS = 262144;
 /**
  * Fetch `url` within `ms` milliseconds (or until `signal` aborts) and return its JSON body.
  * A failure throws `{code, reason, status?}`: the close code and reason of an HTTP error's
- * JSON body, or 1006 when the network failed, time ran out, or the answer was not JSON.
+ * JSON body, or 1006 when the network failed, time ran out, or the answer was not JSON;
+ * `{reason}` alone where there is no fetch.
  * @param {Env} env
  * @param {string} url
  * @param {RequestInit} init
@@ -22,6 +24,7 @@ const BATCH_CHARS = 262144;
  * @returns {Promise<any>}
  */
 export async function request(env, url, init, ms, signal) {
+  if (!env.fetch) throw { reason: "fetch is missing" };
   const abort = new AbortController();
   const cancel = () => abort.abort();
   const timer = env.setTimeout(cancel, ms);
@@ -42,7 +45,7 @@ export async function request(env, url, init, ms, signal) {
 
 /**
  * The upstream half of SSE and long-polling: `send` queues a frame, and the queue goes up
- * by POST to `path`; the frames of each answer go to `o.onframe`, a failure to `end`.
+ * by POST to `<mount>/<path>`; the frames of each answer go to `o.onframe`, a failure to `end`.
  * @param {TransportOptions} o
  * @param {string} path
  * @param {AbortSignal} signal aborts the POST in flight when the transport closes
@@ -53,18 +56,14 @@ export function upstream(o, path, signal, end) {
   const queue = [];
   let busy = false;
   /** @param {string[]} frames */
-  const post = (frames) =>
-    request(
-      o,
-      `${o.url}${path}?sid=${o.sid}`,
-      {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-Realtime-Token": o.token },
-        body: JSON.stringify(frames),
-      },
-      o.timeout,
-      signal,
-    );
+  const post = async (frames) => {
+    const init = {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Realtime-Token": o.token },
+      body: batchBody(frames),
+    };
+    return batchFrames(await request(o, transportURL(o.url, path, { sid: o.sid }), init, o.timeout, signal));
+  };
   const pump = async () => {
     busy = true;
     while (queue.length && !signal.aborted) {

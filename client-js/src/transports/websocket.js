@@ -1,4 +1,6 @@
 // @ts-check
+import { transportURL } from "../protocol.js";
+
 /**
  * WebSocket: one frame per message both ways, binary data as raw binary messages.
  * @param {import("../types.js").TransportOptions} o
@@ -6,7 +8,7 @@
  */
 export function websocket(o) {
   const socket = new /** @type {typeof WebSocket} */ (o.WebSocket)(
-    `${o.url.replace(/^http/, "ws")}/websocket?sid=${o.sid}&token=${o.token}&last=${o.last()}${o.fb}`,
+    transportURL(o.url.replace(/^http/, "ws"), "websocket", { sid: o.sid, token: o.token, last: o.last(), fb: o.fb }),
   );
   socket.binaryType = "arraybuffer";
   socket.onmessage = (event) => o.onframe(event.data);
