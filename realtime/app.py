@@ -34,6 +34,7 @@ from realtime.server.hub import Hub
 from realtime.server.routing import FastRouter
 from realtime.server.security import CORS, OriginPolicy
 from realtime.server.settings import Settings
+from realtime.server.signals import SignalDrain
 from realtime.server.static import StaticAsset
 from realtime.server.supervisor import Handler, Supervisor
 from realtime.transports.longpoll import LongPollTransport
@@ -93,6 +94,11 @@ class RealtimeApp:
             same-origin pages and non-browser clients need no CORS.
         metrics: ``metrics(event, labels)``, called on session events (opened, resumed,
             closed, expired, transport fallbacks): see :mod:`realtime.observe`.
+        drain_on_signals: On SIGINT or SIGTERM, tell every client of this process to
+            reconnect (1012) at once, as :meth:`drain` does, before the server's own shutdown
+            waits for open responses: event streams and long-polls then end in time, with
+            plain uvicorn too. The server's handlers still run (see
+            :mod:`realtime.server.signals`).
 
     Raises:
         TypeError: ``handler`` is not callable.
@@ -129,6 +135,7 @@ class RealtimeApp:
         cors: bool = False,
         # Operations
         metrics: Metrics | None = None,
+        drain_on_signals: bool = True,
     ) -> None:
         if not callable(handler):
             raise TypeError("handler must be an async callable taking a Session")
@@ -172,6 +179,8 @@ class RealtimeApp:
             self._app = CORS(self._app, self.engine.origins)
         self._started = False
         self._start_lock: asyncio.Lock | None = None
+        self._signals = SignalDrain(self._drain_soon) if drain_on_signals else None
+        self._draining_task: asyncio.Task[None] | None = None
 
     def _build_router(self, authenticate: Authenticate | None) -> Router:
         engine = self.engine
@@ -218,7 +227,14 @@ class RealtimeApp:
                 return
             await self.backend.start()
             self.supervisor.start()
+            if self._signals is not None:
+                self._signals.install()
             self._started = True
+
+    def _drain_soon(self) -> None:
+        """A stop signal arrived: drain now, without waiting for the server's shutdown."""
+        if self._draining_task is None or self._draining_task.done():
+            self._draining_task = asyncio.ensure_future(self.drain())
 
     @property
     def draining(self) -> bool:
@@ -240,6 +256,8 @@ class RealtimeApp:
         Handlers are cancelled without closing their sessions: with a shared backend another
         process resumes them; with the memory backend they end with this process.
         """
+        if self._signals is not None:
+            self._signals.uninstall()
         await self.drain(code)
         await self.supervisor.stop()
         if self._started:

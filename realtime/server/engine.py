@@ -37,7 +37,7 @@ from realtime.exceptions import (
     UnknownSession,
 )
 from realtime.observe import Observer
-from realtime.protocol.codes import CloseCode
+from realtime.protocol.codes import CLOSE_CODE_EXPLANATIONS, CloseCode
 from realtime.protocol.connection import ConnectionProtocol, Violation
 from realtime.protocol.frames import (
     Ack,
@@ -71,6 +71,13 @@ from realtime.types import SessionId, TransportName
 from realtime.wakeup import Flag
 
 __all__ = ["Channel", "Engine", "StreamWriter", "Taken", "refusal_for"]
+
+REFUSED_BY_THE_WEBSOCKET_LAYER = frozenset(
+    {CloseCode.PROTOCOL_ERROR, CloseCode.INVALID_DATA, CloseCode.MESSAGE_TOO_BIG}
+)
+"""Close codes with which the server's WebSocket implementation refuses a client's frame."""
+
+WINDOW_EXCEEDED = "the client sent past its window (max_queue messages or max_buffer_bytes bytes)"
 
 WRITE_BATCH_BYTES = 2**20
 """Bytes of messages taken from the backend per write or poll answer (one message always goes)."""
@@ -126,10 +133,7 @@ def refusal_for(error: Exception | Violation) -> Refusal:
     if isinstance(error, Violation):
         code, reason = error.code, error.reason
     elif isinstance(error, InboxFull):
-        code, reason = (
-            CloseCode.POLICY_VIOLATION,
-            "more unacknowledged messages than max_queue allows",
-        )
+        code, reason = CloseCode.POLICY_VIOLATION, WINDOW_EXCEEDED
     elif isinstance(error, RateLimited):
         return Refusal(429, CloseCode.RATE_LIMITED, str(error))
     elif isinstance(error, ProtocolError):
@@ -314,12 +318,21 @@ class Engine:
             return await self.fail(session_id, refusal_for(exc))
 
     async def hung_up(self, session_id: SessionId, code: int | None, reason: str) -> None:
-        """The client closed its WebSocket without a close frame: with 1000 (normal closure)
-        that ends the session, as ``c1000`` would; any other code (1001 when a page goes away,
-        none at all) ends only the connection, and the session waits to be resumed."""
+        """The WebSocket closed without a close frame, with ``code``.
+
+        1000 (normal closure, from the client) ends the session, as ``c1000`` would. 1002,
+        1007 and 1009 are the server's WebSocket layer refusing what the client sent (a
+        broken frame, a text frame that is not UTF-8, a frame over its size limit) before
+        the session saw it: they end the session with that code, as the frame would have.
+        Any other code (1001 when a page goes away, none at all) ends only the connection,
+        and the session waits to be resumed."""
         if code == CloseCode.NORMAL_CLOSURE:
             reason = truncate_reason(reason) or "the client closed its WebSocket"
-            await self.backend.close(session_id, code, reason)
+        elif code in REFUSED_BY_THE_WEBSOCKET_LAYER:
+            reason = truncate_reason(reason) or CLOSE_CODE_EXPLANATIONS[code]
+        else:
+            return
+        await self.backend.close(session_id, code, reason)
 
     async def fail(self, session_id: SessionId, refusal: Refusal) -> Refusal:
         """Bad input ends the session with the refusal's code."""
