@@ -62,6 +62,14 @@ def _seconds(value: object, name: str, *, optional: bool = False) -> float | Non
     return value / 1000
 
 
+def _rate(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ProtocolError("negotiation field 'max_rate' must be a positive number or null")
+    return value
+
+
 def _size(value: object, name: str) -> int | None:
     if value is None:
         return None
@@ -85,6 +93,10 @@ class Negotiated:
     max_queue: int | None
     max_buffer_bytes: int | None
     max_batch: int | None
+    max_rate: float | None = None
+    """Messages per second the client may send, on average (None: no limit)."""
+    max_burst: int | None = None
+    """Messages the client may send at once above ``max_rate``."""
     version: int = PROTOCOL_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -101,6 +113,8 @@ class Negotiated:
             "max_queue": self.max_queue,
             "max_buffer_bytes": self.max_buffer_bytes,
             "max_batch": self.max_batch,
+            "max_rate": self.max_rate,
+            "max_burst": self.max_burst,
         }
 
     @classmethod
@@ -129,5 +143,7 @@ class Negotiated:
             max_queue=_size(body.get("max_queue"), "max_queue"),
             max_buffer_bytes=_size(body.get("max_buffer_bytes"), "max_buffer_bytes"),
             max_batch=_size(body.get("max_batch"), "max_batch"),
+            max_rate=_rate(body.get("max_rate")),
+            max_burst=_size(body.get("max_burst"), "max_burst"),
             version=version,
         )

@@ -124,6 +124,8 @@ class NegotiateEndpoint:
             max_queue=settings.max_queue,
             max_buffer_bytes=settings.max_buffer_bytes,
             max_batch=settings.max_batch,
+            max_rate=settings.max_rate,
+            max_burst=settings.burst if settings.max_rate is not None else None,
         )
         return info, negotiated
 

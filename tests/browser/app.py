@@ -4,7 +4,8 @@
 commands: ``stream N [MS]`` answers with the N messages ``"1"`` ... ``"N"`` (MS milliseconds
 apart), and ``close CODE`` ends the session with that code. The page at ``/`` loads the ES
 module build and exposes ``window.start(options)`` (see page.html); ``/builds?<build>`` loads
-one of the three builds and exposes ``echo``, ``binary`` and ``fatal`` (see builds.html).
+one of the three builds and exposes ``echo``, ``binary`` and ``fatal`` (see builds.html);
+``/recipes`` holds clients written from PROTOCOL.md alone (see recipes.html).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from realtime import RealtimeApp, Session
 
 PAGE = Path(__file__).with_name("page.html")
 BUILDS_PAGE = Path(__file__).with_name("builds.html")
+RECIPES_PAGE = Path(__file__).with_name("recipes.html")
 
 
 async def handler(session: Session) -> None:
@@ -45,6 +47,7 @@ def make_app(**options: Any) -> tuple[Starlette, RealtimeApp]:
         routes=[
             Route("/", lambda request: FileResponse(PAGE)),
             Route("/builds", lambda request: FileResponse(BUILDS_PAGE)),
+            Route("/recipes", lambda request: FileResponse(RECIPES_PAGE)),
             Mount("/realtime", realtime),
         ],
         lifespan=realtime.lifespan,

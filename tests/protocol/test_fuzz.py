@@ -121,6 +121,8 @@ answers = st.fixed_dictionaries(
         "max_queue": sizes,
         "max_buffer_bytes": sizes,
         "max_batch": sizes,
+        "max_rate": st.none() | st.integers(1, 10**6) | st.floats(0.001, 1e6),
+        "max_burst": sizes,
     }
 )
 
