@@ -96,6 +96,7 @@ async def test_any_node_serves_any_request_of_a_session(running: Cluster) -> Non
             assert await websocket.recv() == 'h{"ack":2}'
             await websocket.send("d3:three")
             assert await websocket.recv() == "d3:ethree"
+            await websocket.close(1001)  # leaves the connection only: 1000 would end it
         async with on(b).websocket(last=2) as websocket:  # ...resumed on node B
             assert await websocket.recv() == 'h{"ack":3}'
             assert await websocket.recv() == "d3:ethree"  # replayed: it was not acknowledged
