@@ -86,4 +86,7 @@ def serve(app: Any, **options: Any) -> None:
     apps = None if isinstance(app, str) else list(find_realtime_apps(app))
     if apps and "ws_max_size" not in options and (limit := ws_max_size(apps)) is not None:
         options["ws_max_size"] = limit
-    Server(uvicorn.Config(app, **options), apps).run()
+    try:
+        Server(uvicorn.Config(app, **options), apps).run()
+    except KeyboardInterrupt:
+        pass  # Ctrl+C: uvicorn shut down gracefully, then raised the signal again, as uvicorn.run
