@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterator, Mapping
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -16,6 +17,7 @@ from realtime.backends.base import SessionInfo
 from realtime.observe import Event, Observer, Recorder, combine, logfmt, parse_fallback, user_id
 from realtime.testing import FaultProxy
 from realtime.types import SessionId
+from tests.integration.rawclient import negotiate
 from tests.servers import uvicorn_server
 
 
@@ -176,3 +178,28 @@ async def test_a_publish_is_observed_with_its_room_recipients_and_size() -> None
     (published,) = [event for event in seen if event.name == "room.published"]
     assert published.details == {"room": "lobby", "recipients": 2, "size": 6}
     assert published.duration is not None and published.duration >= 0
+
+
+@pytest.mark.anyio
+async def test_a_close_reason_cannot_forge_a_log_line(
+    server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The reason a client gives travels into the "session closed" line: a line break in it
+    # must not start a line of its own that reads like the server's.
+    caplog.set_level(logging.INFO, logger="realtime.sessions")
+    forged = "bye\nsession opened session_id=forged transport=websocket\x1b[2K"
+    async with httpx.AsyncClient() as http:
+        session = await negotiate(http, f"{server}/rt")
+        async with session.websocket() as websocket:
+            assert str(await websocket.recv()).startswith("h")
+            await websocket.send(f"c4100:{forged}")
+            assert str(await websocket.recv()).startswith("c4100:bye\n")
+    async with asyncio.timeout(10):
+        while not any("session closed" in r.getMessage() for r in caplog.records):
+            await asyncio.sleep(0.01)
+    lines = [r.getMessage() for r in caplog.records if r.name == "realtime.sessions"]
+    assert all("\n" not in line and "\x1b" not in line for line in lines), lines
+    closed = next(line for line in lines if line.startswith("session closed"))
+    assert closed.endswith(
+        'reason="bye\\nsession opened session_id=forged transport=websocket\\x1b[2K"'
+    )

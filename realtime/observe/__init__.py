@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -153,16 +154,32 @@ def parse_fallback(value: str | None) -> tuple[str, str] | None:
     return transport, reason
 
 
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\", '"': '\\"'}
+_UNSAFE = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029\\\\"]')
+"""Control characters (C0, DEL, C1), the Unicode line and paragraph separators, and what
+quoting needs: escaped in every value, so that no field can start a forged log line."""
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED_ESCAPES.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def logfmt(fields: Mapping[str, object]) -> str:
-    """``key=value`` pairs, values quoted when they hold spaces or quotes; None left out."""
+    """``key=value`` pairs; None left out. A value with a space, a quote, a backslash or an
+    ``=`` is quoted, and control characters are escaped (``\\n``, ``\\x1b``): whatever a client
+    put in a close reason or a header, a log line stays one line."""
 
     def quoted(value: object) -> str:
         text = str(value)
-        return (
-            text
-            if text and " " not in text and '"' not in text
-            else '"' + text.replace('"', "'") + '"'
-        )
+        escaped = _UNSAFE.sub(_escape, text)
+        if text and escaped == text and " " not in text and "=" not in text:
+            return text
+        return f'"{escaped}"'
 
     return " ".join(f"{key}={quoted(value)}" for key, value in fields.items() if value is not None)
 
