@@ -79,3 +79,25 @@ def test_the_how_to_pages_tests_pass_as_written() -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "3 passed" in run.stdout
+
+
+def test_the_in_process_example_passes_as_written() -> None:
+    """docs/how-to/testing.md includes docs/how-to/src/test_in_process.py: the same, for the
+    in-process client and the realtime_client fixture."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "docs/how-to/src/test_in_process.py",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "4 passed" in run.stdout

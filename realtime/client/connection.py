@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from realtime.client.drivers import LongPollDriver, SSEDriver, WebSocketDriver
+from realtime.client.drivers import LongPollDriver, SSEDriver, WebSocketConnect, WebSocketDriver
 from realtime.client.engine import ClientState, Ended, Link
 from realtime.exceptions import (
     InvalidState,
@@ -71,6 +71,10 @@ class Connection:
         on_reset: Called with ``(code, reason)`` when the session was lost beyond resume
             (expired, replay gap, overflow) and a new one was started. Without it the
             connection ends instead and ``receive`` raises ``SessionClosed``.
+        http_transport: The httpx transport of every HTTP request (default: the network).
+        websocket_connect: ``await websocket_connect(url, open_timeout)`` opens a WebSocket
+            with the API of ``websockets``' ``ClientConnection`` (default: ``websockets``).
+            These two let :mod:`realtime.testing` run a client against an app in-process.
     """
 
     def __init__(
@@ -86,6 +90,8 @@ class Connection:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         on_reset: OnReset | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        websocket_connect: WebSocketConnect | None = None,
     ) -> None:
         if transport is not None:
             transports = (transport,)
@@ -104,7 +110,10 @@ class Connection:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.on_reset = on_reset
-        self._http = httpx.AsyncClient(headers=self._headers, timeout=open_timeout)
+        self._http = httpx.AsyncClient(
+            headers=self._headers, timeout=open_timeout, transport=http_transport
+        )
+        self._websocket_connect = websocket_connect
         self._state: ClientState | None = None
         self._carried: deque[Message] = deque()  # unread messages of a session lost before
         self._link: Link | None = None
@@ -200,6 +209,7 @@ class Connection:
                 self._http,
                 max_batch=negotiated.max_batch or 256,
                 open_timeout=self.open_timeout,
+                websocket_connect=self._websocket_connect,
             )
             transport.fallback = fallback
             link = Link(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,9 +20,23 @@ from realtime.protocol.codes import ABNORMAL_CLOSURE, CloseCode
 from realtime.protocol.frames import encode_binary_data, encode_data
 from realtime.protocol.sse import SSEParser, frame_from_event_data
 
-__all__ = ["LongPollDriver", "SSEDriver", "WebSocketDriver"]
+__all__ = ["LongPollDriver", "SSEDriver", "WebSocketConnect", "WebSocketDriver"]
 
 TOKEN_HEADER = "x-realtime-token"
+
+WebSocketConnect = Callable[[str, float], Awaitable[ClientConnection]]
+"""Opens a WebSocket to a URL within a timeout; raises ``OSError``, ``InvalidHandshake`` or
+``TimeoutError`` when it cannot."""
+
+
+async def _network_websocket(url: str, open_timeout: float) -> ClientConnection:
+    return await ws_connect(
+        url,
+        max_size=None,
+        ping_interval=None,  # the protocol's own heartbeats do this
+        open_timeout=open_timeout,
+        close_timeout=1.0,
+    )
 
 
 class _Base:
@@ -37,8 +51,10 @@ class _Base:
         *,
         max_batch: int,
         open_timeout: float,
+        websocket_connect: WebSocketConnect | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.websocket_connect = websocket_connect or _network_websocket
         self.session_id = session_id
         self.token = token
         self.client = client
@@ -87,13 +103,7 @@ class WebSocketDriver(_Base):
         url = self.opening_url("websocket", token=self.token, last=link.last)
         url = "ws" + url.removeprefix("http")
         try:
-            websocket = await ws_connect(
-                url,
-                max_size=None,
-                ping_interval=None,  # the protocol's own heartbeats do this
-                open_timeout=self.open_timeout,
-                close_timeout=1.0,
-            )
+            websocket = await self.websocket_connect(url, self.open_timeout)
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             return Ended(ABNORMAL_CLOSURE, f"websocket failed to open: {exc!r}")
         try:
@@ -172,7 +182,7 @@ class SSEDriver(_Base):
         try:
             async with self.client.stream("GET", url, headers=headers, timeout=timeout) as response:
                 if response.status_code == 204:
-                    return Ended(4000, "session over", over=True)
+                    return Ended(CloseCode.SESSION_EXPIRED, "session over", over=True)
                 if response.status_code != 200:
                     await response.aread()
                     return ended_from_response(response)
