@@ -41,7 +41,9 @@ from websockets.typing import Origin
 
 from realtime.exceptions import ProtocolError
 from realtime.protocol.batch import decode_batch
-from realtime.protocol.frames import PROTOCOL_VERSION
+from realtime.protocol.codes import CloseCode
+from realtime.protocol.frames import Close, Hello, Reconnect, decode_frame, encode_frame
+from realtime.protocol.negotiate import encode_request
 from realtime.protocol.sse import SSEParser, frame_from_event_data
 from realtime.types import TRANSPORT_NAMES, TransportName
 
@@ -62,7 +64,7 @@ __all__ = [
 ]
 
 TOKEN_HEADER = "x-realtime-token"
-CLOSE_FRAME = "c1000:realtime check"
+CLOSE_FRAME = encode_frame(Close(CloseCode.NORMAL_CLOSURE, "realtime check"))
 
 
 # -- Without I/O ---------------------------------------------------------------------------
@@ -174,12 +176,16 @@ def explain_upgrade_refusal(status: int) -> str:
 
 def explain_first_frame(frame: str) -> str | None:
     """None if ``frame`` is a hello, else what it says instead."""
-    if frame.startswith("h"):
+    try:
+        decoded = decode_frame(frame)
+    except ProtocolError:
+        decoded = None
+    if isinstance(decoded, Hello):
         return None
-    if frame[:1] in ("c", "r"):
-        code, _, reason = frame[1:].partition(":")
-        what = "session refused" if frame[0] == "c" else "connection refused"
-        return f"{what} (code {code}{': ' + reason if reason else ''})"
+    if isinstance(decoded, Close | Reconnect):
+        what = "session refused" if isinstance(decoded, Close) else "connection refused"
+        reason = f": {decoded.reason}" if decoded.reason else ""
+        return f"{what} (code {decoded.code}{reason})"
     return f"protocol error (first frame {frame[:40]!r}, not a hello)"
 
 
@@ -318,7 +324,7 @@ class _Checker:
 
     async def negotiate(self, wanted: Sequence[str]) -> tuple[Result, _Session | None]:
         query = f"?{self.where.query}" if self.where.query else ""
-        body = {"v": PROTOCOL_VERSION, "transports": list(wanted)}
+        body = encode_request(wanted)
         start = time.perf_counter()
         try:
             response = await self.http.post(f"{self.where.base}/negotiate{query}", json=body)
