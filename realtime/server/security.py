@@ -61,7 +61,11 @@ def _same_host(origin: str, conn: HTTPConnection) -> bool:
 
 
 class OriginPolicy:
-    """Same-origin by default; ``allowed`` adds origins (``"*"`` allows any) or is a callable."""
+    """Same-origin by default; ``allowed`` adds origins (``"*"`` allows any) or is a callable.
+
+    The ``null`` origin (sandboxed frames, ``file:`` pages, some redirects) is never allowed,
+    ``"*"`` included: it is what a page that hides where it comes from sends.
+    """
 
     def __init__(self, allowed: Sequence[str] | Callable[[str], bool] | None = None) -> None:
         self._predicate: Callable[[str], bool] | None = None
@@ -82,9 +86,17 @@ class OriginPolicy:
             return True
         return self.allows_origin(origin) or _same_host(origin.rstrip("/").lower(), conn)
 
+    @property
+    def allows_any(self) -> bool:
+        """Whether any origin is allowed (``"*"``): then no cross-origin request carries
+        credentials (cookies)."""
+        return self._any
+
     def allows_origin(self, origin: str) -> bool:
         """Whether ``origin`` is allowed besides the app's own (configured, not same-origin)."""
         origin = origin.rstrip("/").lower()
+        if origin == "null":
+            return False
         if self._any or origin in self._allowed:
             return True
         return self._predicate is not None and bool(self._predicate(origin))
@@ -92,7 +104,9 @@ class OriginPolicy:
 
 class CORS(CORSMiddleware):
     """Starlette's CORS middleware, allowing exactly the origins the :class:`OriginPolicy`
-    allows (so a callable policy works too), with credentials (cookies) and the token header."""
+    allows (so a callable policy works too), with the token header, and with credentials
+    (cookies) unless any origin is allowed: a page from anywhere must not read a session
+    negotiated with the visitor's cookies."""
 
     def __init__(self, app: ASGIApp, policy: OriginPolicy) -> None:
         super().__init__(
@@ -100,7 +114,7 @@ class CORS(CORSMiddleware):
             allow_origins=(),  # is_allowed_origin asks the policy instead
             allow_methods=["GET", "POST"],
             allow_headers=["content-type", "x-realtime-token", "authorization", "last-event-id"],
-            allow_credentials=True,
+            allow_credentials=not policy.allows_any,
             max_age=600,
         )
         self.policy = policy

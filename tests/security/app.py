@@ -47,6 +47,7 @@ def build_app(**options: Any) -> Starlette:
                 "/predicate",
                 RealtimeApp(echo, allowed_origins=lambda origin: origin.endswith(".example.org")),
             ),
+            Mount("/any", RealtimeApp(echo, allowed_origins=["*"], cors=True)),
             Mount("/auth", RealtimeApp(whoami, authenticate=authenticate)),
             Mount("/limited", RealtimeApp(echo, **options)),
         ]

@@ -209,3 +209,31 @@ async def test_cookies_alone_grant_nothing(server: str) -> None:
             content=b'["d1:x"]',
         )
         assert response.status_code == 403
+
+
+async def test_any_origin_never_comes_with_credentials(server: str) -> None:
+    # allowed_origins=["*"] with cors=True: any page may use the app, but not with the
+    # visitor's cookies: a cookie-bearing negotiation from another site must not be readable.
+    async with httpx.AsyncClient() as http:
+        url = f"{server}/any/negotiate"
+        preflight = await http.options(
+            url,
+            headers={
+                "origin": FOREIGN,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == FOREIGN
+        assert "access-control-allow-credentials" not in preflight.headers
+        simple = await http.post(url, headers={"origin": FOREIGN, "cookie": "session=victim"})
+        assert simple.status_code == 200
+        assert "access-control-allow-credentials" not in simple.headers
+
+
+async def test_the_null_origin_is_never_allowed(server: str) -> None:
+    async with httpx.AsyncClient() as http:
+        for mount in ("any", "allowlist", "open"):
+            refused = await http.post(f"{server}/{mount}/negotiate", headers={"origin": "null"})
+            assert (refused.status_code, refused.json()["code"]) == (403, 1008), mount
