@@ -80,12 +80,16 @@ def ws_max_size(apps: Iterable[RealtimeApp]) -> int | None:
 def serve(app: Any, **options: Any) -> None:
     """Run ``app`` like ``uvicorn.run(app, **options)``, draining realtime apps on shutdown.
 
-    Unless given, ``ws_max_size`` is set from the realtime apps' ``max_message_size``.
+    Unless given, ``ws_max_size`` is set from the realtime apps' ``max_message_size``, and
+    permessage-deflate is off (``ws_per_message_deflate=False``): a small compressed frame
+    inflates in full before any size check, so one client could make the server hold
+    hundreds of MiB; realtime's messages are small or already compressed anyway.
     """
     # An import string is loaded by the server, which looks for the realtime apps then.
     apps = None if isinstance(app, str) else list(find_realtime_apps(app))
     if apps and "ws_max_size" not in options and (limit := ws_max_size(apps)) is not None:
         options["ws_max_size"] = limit
+    options.setdefault("ws_per_message_deflate", False)
     try:
         Server(uvicorn.Config(app, **options), apps).run()
     except KeyboardInterrupt:

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +20,9 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.integration.rawclient import negotiate
 from tests.security.app import build_app
-from tests.servers import uvicorn_server
+from tests.servers import die_with_parent, free_port, uvicorn_server, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -143,3 +152,44 @@ def test_uvicorn_is_told_the_websocket_message_limit() -> None:
     assert ws_max_size([RealtimeApp(echo, max_message_size=1000)]) == 1064
     assert ws_max_size([RealtimeApp(echo), RealtimeApp(echo, max_message_size=10)]) == 2**20 + 64
     assert ws_max_size([RealtimeApp(echo, max_message_size=None)]) is None
+
+
+@pytest.mark.integration
+def test_serve_turns_permessage_deflate_off() -> None:
+    """A compressed WebSocket frame inflates in full before uvicorn checks its size (16 KiB
+    compressed became +32 MiB of memory each): ``realtime.uvicorn.serve`` refuses the
+    extension, so what a client sends is what the server holds."""
+    port = free_port()
+    serve = (
+        "import sys; from realtime.uvicorn import serve; from tests.security.app import build_app;"
+        " serve(build_app(), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", serve, str(port)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=die_with_parent,
+    )
+    try:
+        wait_for_port(port)
+        negotiated = httpx.post(f"http://127.0.0.1:{port}/open/negotiate").json()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            key = base64.b64encode(os.urandom(16)).decode()
+            sock.sendall(
+                f"GET /open/websocket?sid={negotiated['sid']}&token={negotiated['token']} "
+                f"HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13"
+                "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n".encode()
+            )
+            answer = b""
+            while b"\r\n\r\n" not in answer and len(answer) < 65536:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        head = answer.split(b"\r\n\r\n")[0].lower()
+        assert head.startswith(b"http/1.1 101")
+        assert b"sec-websocket-extensions" not in head, head
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
