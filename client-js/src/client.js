@@ -6,7 +6,7 @@
  */
 import { backoff } from "./backoff.js";
 import { Emitter } from "./emitter.js";
-import { blobBytes, defaultFetch } from "./platform.js";
+import { blobBytes, defaultFetch, g } from "./platform.js";
 import * as wire from "./protocol.js"; // every frame, body and URL is spelled there
 import { longpoll } from "./transports/longpoll.js";
 import { sse } from "./transports/sse.js";
@@ -47,7 +47,6 @@ export const CONNECTING = 0;
 export const OPEN = 1;
 export const CLOSING = 2;
 export const CLOSED = 3;
-const g = /** @type {any} */ (globalThis);
 const utf8 = new TextEncoder();
 
 /** Where sessionStorage is unavailable, transports are remembered for this page only. */
@@ -152,18 +151,21 @@ export class Client extends Emitter {
    */
   send(data) {
     if (this.readyState > OPEN) throw new Error("realtime: closed");
-    /** @type {string | Bytes | Blob} */
-    let copy;
-    if (ArrayBuffer.isView(data)) copy = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-    else if (data instanceof ArrayBuffer) copy = new Uint8Array(data.slice(0));
-    else copy = data instanceof Blob ? data : String(data);
-    const size = typeof copy == "string" ? utf8.encode(copy).length : copy instanceof Blob ? copy.size : copy.length;
+    const blob = data instanceof Blob;
+    /** @type {string | Bytes | null} null: a Blob's bytes, not read yet */
+    let copy = null;
+    if (ArrayBuffer.isView(data) || data instanceof ArrayBuffer) {
+      // A copy of the bytes: a view's, or a buffer's (which has no `buffer` and no `byteOffset`)
+      const view = /** @type {any} */ (data);
+      copy = new Uint8Array(view.buffer || data, view.byteOffset, data.byteLength).slice();
+    } else if (!blob) copy = String(data);
+    const size = blob ? data.size : typeof copy == "string" ? utf8.encode(copy).length : /** @type {Bytes} */ (copy).length;
     const max = this.#n?.max_message_size;
     if (max && size > max) throw new RangeError(`realtime: ${size} bytes > max_message_size ${max}`);
-    const entry = { seq: ++this.#seq, data: copy instanceof Blob ? null : copy, size };
-    if (copy instanceof Blob) {
+    const entry = { seq: ++this.#seq, data: copy, size };
+    if (blob) {
       // Its bytes come asynchronously; the messages after it wait for them.
-      blobBytes(copy).then((bytes) => {
+      blobBytes(data).then((bytes) => {
         entry.data = new Uint8Array(bytes);
         this.#flush();
       });
@@ -269,7 +271,9 @@ export class Client extends Emitter {
     const from = this.transport;
     if (this.#conn) this.#kill(this.#conn); // an upgrade: the server moved the session already
     o.clearTimeout(c.timer);
-    Object.assign(c, { open: true, since: o.now(), cursor: ack });
+    c.open = true;
+    c.since = o.now();
+    c.cursor = ack;
     this.#conn = c;
     this.#try = this.#probe = null;
     this.transport = c.name;
