@@ -74,7 +74,7 @@ export class Client extends Emitter {
   #query = ""; // the mount URL's query string: it goes with the negotiation
   /** @type {Negotiated | null | undefined} the session, once negotiated */
   #n;
-  #wait = 0; // the open timeout in force
+  #wait = 0; // the open timeout in force (set by each negotiation)
   /** @type {TransportName[]} transports to use, best first */
   #order = [];
   /** @type {TransportName[]} transports left to try in this attempt */
@@ -85,7 +85,6 @@ export class Client extends Emitter {
   #in = 0; // last message received, and read: the application reads it as it is dispatched
   #attempt = 0; // attempts since a connection last worked
   #probeDelay = 0; // before the next try of WebSocket in the background
-  #wasOpen = false;
   #fb = ""; // why the last attempt failed ("<transport>:<reason>"), told to the server with the next one
   /** @type {string | undefined} the close frame, to send after the data */
   #closing;
@@ -139,7 +138,6 @@ export class Client extends Emitter {
       random: Math.random,
       ...options,
     };
-    this.#wait = this.#o.openTimeout;
     this.#probeDelay = this.#o.upgradeAfter;
     this.#connect();
   }
@@ -159,7 +157,7 @@ export class Client extends Emitter {
       const view = /** @type {any} */ (data);
       copy = new Uint8Array(view.buffer || data, view.byteOffset, data.byteLength).slice();
     } else if (!blob) copy = String(data);
-    const size = blob ? data.size : typeof copy == "string" ? utf8.encode(copy).length : /** @type {Bytes} */ (copy).length;
+    const size = blob ? data.size : (typeof copy == "string" ? utf8.encode(copy) : /** @type {Bytes} */ (copy)).length;
     const max = this.#n?.max_message_size;
     if (max && size > max) throw new RangeError(`realtime: ${size} bytes > max_message_size ${max}`);
     const entry = { seq: ++this.#seq, data: copy, size };
@@ -232,7 +230,7 @@ export class Client extends Emitter {
    */
   #next(code, reason) {
     const name = this.#pass.shift();
-    this.#try = name ? this.#open(name) : null;
+    this.#try = name && this.#open(name);
     if (!name) this.#retry(code, reason);
   }
 
@@ -284,8 +282,7 @@ export class Client extends Emitter {
     this.#watch(c);
     if (this.readyState == CONNECTING) {
       this.readyState = OPEN;
-      this._emit(this.#wasOpen ? "reconnect" : "open", {});
-      this.#wasOpen = true;
+      this._emit(from ? "reconnect" : "open", {}); // a transport has carried the session before
     }
     if (from && from != c.name) this._emit("transportchange", { from, to: c.name });
     this.#flush();
