@@ -302,9 +302,12 @@ export class Client extends Emitter {
   #scheduleProbe() {
     const o = this.#o;
     o.clearTimeout(this.#probeTimer);
-    if (this.transport == "websocket" || this.#order.indexOf("websocket") < 0 || !(this.#probeDelay < Infinity)) return;
+    // Not when WebSocket is unusable (-1), nor when it is first: then it carries the session
+    // (#opened puts the transport in use first).
+    if (this.#order.indexOf("websocket") < 1 || !(this.#probeDelay < Infinity)) return;
     this.#probeTimer = o.setTimeout(() => {
-      if (this.#conn && !this.#probe && !this.#closing) this.#probe = this.#open("websocket");
+      // No probe is under way: this timer is only set while there is none.
+      if (this.#conn && !this.#closing) this.#probe = this.#open("websocket");
     }, this.#probeDelay);
   }
 
@@ -335,7 +338,7 @@ export class Client extends Emitter {
     } else if (f.k == "d" && f.seq > this.#in) {
       if (f.seq != this.#in + 1) return this.#end(c, 1002, `message ${f.seq} after ${this.#in}`);
       this.#in = f.seq;
-      const data = typeof f.data == "string" || this.binaryType != "blob" ? f.data : new Blob([f.data]);
+      const data = this.binaryType == "blob" && typeof f.data != "string" ? new Blob([f.data]) : f.data;
       this._emit("message", { data });
       this.#ackSoon(c);
     }
@@ -354,11 +357,11 @@ export class Client extends Emitter {
     else c.ackTimer ||= this.#o.setTimeout(() => this.#ack(c), delay);
   }
 
-  /** @param {Conn} c */
+  /** @param {Conn} c a live one (#kill clears the timer that calls this) */
   #ack(c) {
     this.#o.clearTimeout(c.ackTimer);
     c.ackTimer = null;
-    if (!c.dead && this.#in > c.acked) c.t?.send(wire.ackFrame((c.acked = this.#in)));
+    if (this.#in > c.acked) c.t?.send(wire.ackFrame((c.acked = this.#in)));
   }
 
   /**
