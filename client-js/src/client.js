@@ -6,7 +6,7 @@
  */
 import { backoff } from "./backoff.js";
 import { Emitter } from "./emitter.js";
-import { blobBytes, defaultFetch } from "./platform.js";
+import { blobBytes, defaultFetch, g } from "./platform.js";
 import * as wire from "./protocol.js"; // every frame, body and URL is spelled there
 import { longpoll } from "./transports/longpoll.js";
 import { sse } from "./transports/sse.js";
@@ -47,7 +47,6 @@ export const CONNECTING = 0;
 export const OPEN = 1;
 export const CLOSING = 2;
 export const CLOSED = 3;
-const g = /** @type {any} */ (globalThis);
 const utf8 = new TextEncoder();
 
 /** Where sessionStorage is unavailable, transports are remembered for this page only. */
@@ -75,7 +74,7 @@ export class Client extends Emitter {
   #query = ""; // the mount URL's query string: it goes with the negotiation
   /** @type {Negotiated | null | undefined} the session, once negotiated */
   #n;
-  #wait = 0; // the open timeout in force
+  #wait = 0; // the open timeout in force (set by each negotiation)
   /** @type {TransportName[]} transports to use, best first */
   #order = [];
   /** @type {TransportName[]} transports left to try in this attempt */
@@ -86,7 +85,6 @@ export class Client extends Emitter {
   #in = 0; // last message received, and read: the application reads it as it is dispatched
   #attempt = 0; // attempts since a connection last worked
   #probeDelay = 0; // before the next try of WebSocket in the background
-  #wasOpen = false;
   #fb = ""; // why the last attempt failed ("<transport>:<reason>"), told to the server with the next one
   /** @type {string | undefined} the close frame, to send after the data */
   #closing;
@@ -140,7 +138,6 @@ export class Client extends Emitter {
       random: Math.random,
       ...options,
     };
-    this.#wait = this.#o.openTimeout;
     this.#probeDelay = this.#o.upgradeAfter;
     this.#connect();
   }
@@ -152,18 +149,21 @@ export class Client extends Emitter {
    */
   send(data) {
     if (this.readyState > OPEN) throw new Error("realtime: closed");
-    /** @type {string | Bytes | Blob} */
-    let copy;
-    if (ArrayBuffer.isView(data)) copy = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-    else if (data instanceof ArrayBuffer) copy = new Uint8Array(data.slice(0));
-    else copy = data instanceof Blob ? data : String(data);
-    const size = typeof copy == "string" ? utf8.encode(copy).length : copy instanceof Blob ? copy.size : copy.length;
+    const blob = data instanceof Blob;
+    /** @type {string | Bytes | null} null: a Blob's bytes, not read yet */
+    let copy = null;
+    if (ArrayBuffer.isView(data) || data instanceof ArrayBuffer) {
+      // A copy of the bytes: a view's, or a buffer's (which has no `buffer` and no `byteOffset`)
+      const view = /** @type {any} */ (data);
+      copy = new Uint8Array(view.buffer || data, view.byteOffset, data.byteLength).slice();
+    } else if (!blob) copy = String(data);
+    const size = blob ? data.size : (typeof copy == "string" ? utf8.encode(copy) : /** @type {Bytes} */ (copy)).length;
     const max = this.#n?.max_message_size;
     if (max && size > max) throw new RangeError(`realtime: ${size} bytes > max_message_size ${max}`);
-    const entry = { seq: ++this.#seq, data: copy instanceof Blob ? null : copy, size };
-    if (copy instanceof Blob) {
+    const entry = { seq: ++this.#seq, data: copy, size };
+    if (blob) {
       // Its bytes come asynchronously; the messages after it wait for them.
-      blobBytes(copy).then((bytes) => {
+      blobBytes(data).then((bytes) => {
         entry.data = new Uint8Array(bytes);
         this.#flush();
       });
@@ -230,7 +230,7 @@ export class Client extends Emitter {
    */
   #next(code, reason) {
     const name = this.#pass.shift();
-    this.#try = name ? this.#open(name) : null;
+    this.#try = name && this.#open(name);
     if (!name) this.#retry(code, reason);
   }
 
@@ -269,7 +269,9 @@ export class Client extends Emitter {
     const from = this.transport;
     if (this.#conn) this.#kill(this.#conn); // an upgrade: the server moved the session already
     o.clearTimeout(c.timer);
-    Object.assign(c, { open: true, since: o.now(), cursor: ack });
+    c.open = true;
+    c.since = o.now();
+    c.cursor = ack;
     this.#conn = c;
     this.#try = this.#probe = null;
     this.transport = c.name;
@@ -280,8 +282,7 @@ export class Client extends Emitter {
     this.#watch(c);
     if (this.readyState == CONNECTING) {
       this.readyState = OPEN;
-      this._emit(this.#wasOpen ? "reconnect" : "open", {});
-      this.#wasOpen = true;
+      this._emit(from ? "reconnect" : "open", {}); // a transport has carried the session before
     }
     if (from && from != c.name) this._emit("transportchange", { from, to: c.name });
     this.#flush();
@@ -301,9 +302,12 @@ export class Client extends Emitter {
   #scheduleProbe() {
     const o = this.#o;
     o.clearTimeout(this.#probeTimer);
-    if (this.transport == "websocket" || this.#order.indexOf("websocket") < 0 || !(this.#probeDelay < Infinity)) return;
+    // Not when WebSocket is unusable (-1), nor when it is first: then it carries the session
+    // (#opened puts the transport in use first).
+    if (this.#order.indexOf("websocket") < 1 || !(this.#probeDelay < Infinity)) return;
     this.#probeTimer = o.setTimeout(() => {
-      if (this.#conn && !this.#probe && !this.#closing) this.#probe = this.#open("websocket");
+      // No probe is under way: this timer is only set while there is none.
+      if (this.#conn && !this.#closing) this.#probe = this.#open("websocket");
     }, this.#probeDelay);
   }
 
@@ -334,7 +338,7 @@ export class Client extends Emitter {
     } else if (f.k == "d" && f.seq > this.#in) {
       if (f.seq != this.#in + 1) return this.#end(c, 1002, `message ${f.seq} after ${this.#in}`);
       this.#in = f.seq;
-      const data = typeof f.data == "string" || this.binaryType != "blob" ? f.data : new Blob([f.data]);
+      const data = this.binaryType == "blob" && typeof f.data != "string" ? new Blob([f.data]) : f.data;
       this._emit("message", { data });
       this.#ackSoon(c);
     }
@@ -353,11 +357,11 @@ export class Client extends Emitter {
     else c.ackTimer ||= this.#o.setTimeout(() => this.#ack(c), delay);
   }
 
-  /** @param {Conn} c */
+  /** @param {Conn} c a live one (#kill clears the timer that calls this) */
   #ack(c) {
     this.#o.clearTimeout(c.ackTimer);
     c.ackTimer = null;
-    if (!c.dead && this.#in > c.acked) c.t?.send(wire.ackFrame((c.acked = this.#in)));
+    if (this.#in > c.acked) c.t?.send(wire.ackFrame((c.acked = this.#in)));
   }
 
   /**

@@ -5,8 +5,8 @@
  * legacy/platform.js.
  */
 
-/** @type {any} */
-const g = globalThis;
+/** @type {any} the global object */
+export const g = globalThis;
 
 /** The page's own fetch, bound to it (undefined where there is none). */
 export const defaultFetch = () => g.fetch?.bind(g);

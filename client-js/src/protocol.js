@@ -166,7 +166,7 @@ export function decode(raw) {
   if (k == "b") return { k: "d", seq: head(), data: Uint8Array.from(atob(body), (c) => c.charCodeAt(0)).buffer };
   if (k == "a") return { k, seq: number(frame.slice(1)) };
   if (k == "c" || k == "r") return { k, code: head(), reason: body };
-  return { k: k == "p" ? "p" : "q" };
+  return { k: k == "p" ? k : "q" };
 }
 
 /**

@@ -68,7 +68,8 @@
  *   `fb` is appended to the opening request: "&fb=<transport>:<reason>" after a failed
  *   attempt, for the server's metrics, or "".
  *
- * @typedef {((o: TransportOptions) => Transport) & {supported: (env: Env) => boolean}} TransportFactory
+ * @typedef {((o: TransportOptions) => Transport) & {supported: (env: Env) => unknown}} TransportFactory
+ *   `supported` is truthy where the environment has what the transport needs.
  */
 
 /**

@@ -6,8 +6,8 @@
  */
 import { readBlob, xhrFetch } from "./fallbacks.js";
 
-/** @type {any} */
-const g = globalThis; // legacy/globals.js stands in where the engine has no globalThis
+/** @type {any} the global object */
+export const g = globalThis; // legacy/globals.js stands in where the engine has no globalThis
 
 /** @returns {typeof fetch | undefined} */
 export const defaultFetch = () =>

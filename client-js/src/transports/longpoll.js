@@ -36,4 +36,4 @@ export function longpoll(o) {
 }
 
 /** @param {import("../types.js").Env} env */
-longpoll.supported = (env) => !!env.fetch;
+longpoll.supported = (env) => env.fetch;

@@ -13,9 +13,10 @@ import { upstream } from "./upstream.js";
  */
 export function sse(o) {
   const abort = new AbortController();
+  const { signal } = abort;
   /** @param {number} code @param {string} reason */
   const end = (code, reason) => {
-    if (abort.signal.aborted) return;
+    if (signal.aborted) return;
     close();
     o.onclose(code, reason);
   };
@@ -23,7 +24,7 @@ export function sse(o) {
     source.close();
     abort.abort();
   };
-  const up = upstream(o, "sse", abort.signal, end);
+  const up = upstream(o, "sse", signal, end);
   const source = new /** @type {typeof EventSource} */ (o.EventSource)(
     transportURL(o.url, "sse", { sid: o.sid, token: o.token, last: o.last(), fb: o.fb }),
   );
@@ -43,4 +44,4 @@ export function sse(o) {
 }
 
 /** @param {import("../types.js").Env} env */
-sse.supported = (env) => !!(env.EventSource && env.fetch);
+sse.supported = (env) => env.EventSource && env.fetch;

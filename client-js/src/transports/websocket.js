@@ -24,4 +24,4 @@ export function websocket(o) {
 }
 
 /** @param {import("../types.js").Env} env */
-websocket.supported = (env) => !!env.WebSocket;
+websocket.supported = (env) => env.WebSocket;
