@@ -39,10 +39,17 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Origin
 
+from realtime.check.explain import (
+    describe,
+    explain_first_frame,
+    explain_refusal,
+    explain_unreachable,
+    explain_upgrade_refusal,
+)
 from realtime.exceptions import ProtocolError
 from realtime.protocol.batch import decode_batch
 from realtime.protocol.codes import CloseCode
-from realtime.protocol.frames import Close, Hello, Reconnect, decode_frame, encode_frame
+from realtime.protocol.frames import Close, encode_frame
 from realtime.protocol.negotiate import encode_request
 from realtime.protocol.sse import SSEParser, frame_from_event_data
 from realtime.types import TRANSPORT_NAMES, TransportName
@@ -125,111 +132,6 @@ def parse_header(text: str) -> tuple[str, str]:
     if not colon or not name.strip():
         raise ValueError(f"a header is 'Name: value', not {text!r}")
     return name.strip(), value.strip()
-
-
-def _error_of(body: bytes) -> str | None:
-    """The ``error`` of a realtime refusal body (``{"error": ..., "code": ...}``), if it is one."""
-    try:
-        fields = json.loads(body)
-    except ValueError:
-        return None
-    if isinstance(fields, dict) and isinstance(fields.get("error"), str):
-        code = fields.get("code")
-        return f"{fields['error']}, code {code}" if isinstance(code, int) else fields["error"]
-    return None
-
-
-def explain_refusal(status: int, body: bytes, *, negotiation: bool = False) -> str:
-    """Why an HTTP request of the protocol failed, from its status and body."""
-    error = _error_of(body)
-    if error is not None:
-        hint = ""
-        if status == 403 and "origin" in error.lower():
-            hint = "; does the proxy pass the Host header on (nginx: proxy_set_header Host)?"
-        elif status == 401:
-            hint = "; pass credentials with --header"
-        return f"refused (HTTP {status}: {error}{hint})"
-    if status in (404, 405) and negotiation:
-        return f"refused (HTTP {status}; is the URL the mount point, e.g. https://host/realtime?)"
-    if status in (404, 405):
-        return f"refused (HTTP {status} from something that is not the realtime app: a proxy?)"
-    if status in (502, 503, 504):
-        return f"refused (HTTP {status}: the proxy could not reach the server?)"
-    if status == 501:
-        return (
-            "refused (HTTP 501: the server does not handle POST; "
-            "a static file server rather than the realtime app?)"
-        )
-    return f"refused (HTTP {status})"
-
-
-def explain_upgrade_refusal(status: int) -> str:
-    """Why a WebSocket handshake answered with ``status`` instead of 101."""
-    if status in (400, 404, 405, 426):
-        return f"upgrade refused (HTTP {status}, a proxy dropped the Upgrade header?)"
-    if status == 403:
-        return "upgrade refused (HTTP 403: Origin not allowed; does the proxy pass Host on?)"
-    if status in (502, 503, 504):
-        return f"upgrade refused (HTTP {status}: the proxy could not reach the server?)"
-    return f"upgrade refused (HTTP {status})"
-
-
-def explain_first_frame(frame: str) -> str | None:
-    """None if ``frame`` is a hello, else what it says instead."""
-    try:
-        decoded = decode_frame(frame)
-    except ProtocolError:
-        decoded = None
-    if isinstance(decoded, Hello):
-        return None
-    if isinstance(decoded, Close | Reconnect):
-        what = "session refused" if isinstance(decoded, Close) else "connection refused"
-        reason = f": {decoded.reason}" if decoded.reason else ""
-        return f"{what} (code {decoded.code}{reason})"
-    return f"protocol error (first frame {frame[:40]!r}, not a hello)"
-
-
-def _describe(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
-
-
-def _causes(error: BaseException) -> list[BaseException]:
-    """``error`` and what it was raised from, outermost first (bounded)."""
-    chain: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def explain_unreachable(error: BaseException, url: str) -> str:
-    """Why no answer came from ``url``: nothing listens, TLS spoken to a plain HTTP server or
-    plain HTTP to a TLS one, an untrusted certificate; else the error itself."""
-    parts = urlsplit(url)
-    chain = _causes(error)
-    text = " ".join(str(e) for e in chain)
-    rest = url.split("://", 1)[-1]
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        reason = text.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip()
-        return (
-            f"cannot connect (TLS certificate not trusted: {reason}; a private CA? "
-            "point SSL_CERT_FILE at its certificate)"
-        )
-    if parts.scheme == "https" and ("WRONG_VERSION_NUMBER" in text or "record layer" in text):
-        return f"cannot connect (no TLS on the other side: a plain HTTP server? try http://{rest})"
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-        return (
-            f"cannot connect (connection refused: nothing listens on {where}; "
-            "is the server running, on this port?)"
-        )
-    if parts.scheme == "http" and isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
-        return (
-            "no answer (the server closed the connection without answering: "
-            f"does it expect TLS? try https://{rest})"
-        )
-    return f"cannot connect ({_describe(error)})"
 
 
 class SSEProbe:
@@ -383,9 +285,9 @@ class _Checker:
         except InvalidStatus as exc:
             return Result("websocket", False, explain_upgrade_refusal(exc.response.status_code))
         except InvalidHandshake as exc:
-            return Result("websocket", False, f"handshake failed ({_describe(exc)})")
+            return Result("websocket", False, f"handshake failed ({describe(exc)})")
         except OSError as exc:
-            return Result("websocket", False, f"cannot connect ({_describe(exc)})")
+            return Result("websocket", False, f"cannot connect ({describe(exc)})")
 
     async def sse(self, session: _Session) -> Result:
         url = f"{self.where.base}/sse?{session.query(last=0)}"
@@ -413,7 +315,7 @@ class _Checker:
             if not headers_arrived:
                 return Result("sse", False, f"no answer within {self.timeout:g} s")
         except httpx.HTTPError as exc:
-            return Result("sse", False, f"cannot connect ({_describe(exc)})")
+            return Result("sse", False, f"cannot connect ({describe(exc)})")
         elapsed = time.perf_counter() - start
         verdict = probe.verdict(self.timeout, ended=ended)
         if verdict != "ok":
@@ -430,7 +332,7 @@ class _Checker:
             why = f"no answer within {self.timeout:g} s (the first poll is answered at once)"
             return Result("longpoll", False, why)
         except httpx.HTTPError as exc:
-            return Result("longpoll", False, f"cannot connect ({_describe(exc)})")
+            return Result("longpoll", False, f"cannot connect ({describe(exc)})")
         elapsed = time.perf_counter() - start
         if response.status_code != 200:
             why = explain_refusal(response.status_code, response.content)
@@ -461,7 +363,7 @@ class _Checker:
                 headers={"content-type": "application/json", TOKEN_HEADER: session.token},
             )
         except httpx.HTTPError as exc:
-            return f"lost ({_describe(exc)})"
+            return f"lost ({describe(exc)})"
         if response.status_code != 200:
             return explain_refusal(response.status_code, response.content)
         return None
