@@ -104,12 +104,23 @@ class WebSocketTransport:
         try:
             await self._serve(opened, last, receive, writer)
         except OSError:
-            pass  # the client went away mid-write
+            # The socket closed under a write, before the reader saw why: the server's
+            # WebSocket layer may have refused a frame (1007...), which ends the session.
+            await self._hear_the_end(opened, receive)
         except BackendError:
             with contextlib.suppress(OSError):
                 await writer.end(BACKEND_UNAVAILABLE.frame())
         finally:
             await engine.release(opened)
+
+    async def _hear_the_end(self, channel: Channel, receive: Receive) -> None:
+        """Read the ``websocket.disconnect`` the server queued, and act on its code."""
+        with contextlib.suppress(TimeoutError, OSError, RuntimeError, BackendError):
+            async with asyncio.timeout(1.0):
+                while (message := await receive())["type"] != "websocket.disconnect":
+                    pass
+                code, reason = message.get("code"), message.get("reason") or ""
+                await self.engine.hung_up(channel.session_id, code, reason)
 
     async def _serve(self, channel: Channel, last: int, receive: Receive, writer: _Writer) -> None:
         engine = self.engine
