@@ -64,6 +64,8 @@ class ConnectionProtocol:
         "last_received",
         "last_sent",
         "max_message_size",
+        "peer_acked",
+        "peer_sent",
         "ping_interval",
         "ping_timeout",
     )
@@ -79,6 +81,7 @@ class ConnectionProtocol:
         ack_batch: int = 64,
         ack_delay: float = 0.05,
         received: int = 0,
+        acked: int = 0,
     ) -> None:
         if ack_batch < 1:
             raise ValueError("ack_batch must be at least 1")
@@ -91,6 +94,12 @@ class ConnectionProtocol:
         self.last_received = now
         self.last_sent = now
         self._watermark = received
+        self.peer_sent = received
+        """The highest data frame of the peer known taken (from the start of this connection:
+        ``received``): one at or below it is a duplicate, to drop without asking the session."""
+        self.peer_acked = acked
+        """The highest ack of the peer seen on this connection (from the start: ``acked``, the
+        resume point it gave): one at or below it carries no news."""
         self._acked = received
         self._ack_since: float | None = None
         self._pong_owed = False

@@ -252,8 +252,9 @@ class Engine:
         await self.backend.close(session_id, code, str(exc))
         return Close(code, str(exc))
 
-    def protocol(self, channel: Channel) -> ConnectionProtocol:
-        """The checks and timers of a streaming connection, the same for every transport."""
+    def protocol(self, channel: Channel, last: int) -> ConnectionProtocol:
+        """The checks and timers of a streaming connection, the same for every transport;
+        ``last`` is where the client resumed (what it has acknowledged)."""
         settings = self.settings
         return ConnectionProtocol(
             is_server=True,
@@ -263,6 +264,7 @@ class Engine:
             ping_timeout=settings.ping_timeout,
             ack_batch=settings.ack_batch,
             received=channel.hello.ack,
+            acked=last,
         )
 
     def post_protocol(self) -> ConnectionProtocol:
@@ -292,15 +294,27 @@ class Engine:
     async def take(
         self, session_id: SessionId, proto: ConnectionProtocol, raw: str | bytes, now: float
     ) -> Taken:
-        """Take one raw frame from the client. Raises ``BackendError``; see :data:`Taken`."""
+        """Take one raw frame from the client. Raises ``BackendError``; see :data:`Taken`.
+
+        A duplicate data frame (a resend after a reconnection) and an ack that acknowledges
+        nothing new are dropped here, without a word to the backend: repeating them costs a
+        client its bandwidth, not the server's backend."""
         frame = proto.receive(raw, now)
         backend = self.backend
         try:
             if isinstance(frame, Data):
+                if frame.seq <= proto.peer_sent:
+                    return None
                 size = message_size(frame.data)
-                return await backend.deliver(session_id, frame.seq, frame.data, size, self.clock())
+                watermark = await backend.deliver(
+                    session_id, frame.seq, frame.data, size, self.clock()
+                )
+                proto.peer_sent = frame.seq
+                return watermark
             if isinstance(frame, Ack):
-                await backend.ack(session_id, frame.seq)
+                if frame.seq > proto.peer_acked:
+                    await backend.ack(session_id, frame.seq)
+                    proto.peer_acked = frame.seq
                 return None
             if isinstance(frame, Ping):
                 return Pong()

@@ -131,7 +131,7 @@ class SSETransport:
 
     async def _serve(self, channel: Channel, last: int, writer: _Writer) -> None:
         engine = self.engine
-        proto = engine.protocol(channel)
+        proto = engine.protocol(channel, last)
         await writer.write(encode_event(encode_frame(channel.hello)))
 
         async def still_alive() -> bool:

@@ -125,7 +125,7 @@ class WebSocketTransport:
     async def _serve(self, channel: Channel, last: int, receive: Receive, writer: _Writer) -> None:
         engine = self.engine
         loop = asyncio.get_running_loop()
-        proto = engine.protocol(channel)
+        proto = engine.protocol(channel, last)
         await writer.send_frame(channel.hello)
         reader = asyncio.create_task(self._read(channel, proto, receive))  # raw ASGI
         downstream = asyncio.create_task(engine.pump(channel, proto, last, writer))
