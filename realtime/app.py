@@ -54,6 +54,12 @@ CLIENT_BUILDS = {
 """The JavaScript client's builds, served by the mount: ES module, script tag, ES2015 script."""
 
 
+def _names(names: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(names, str):
+        raise TypeError("keep_headers is a list of header names, not a string")
+    return tuple(names)
+
+
 class RealtimeApp:
     """An ASGI app serving one session handler over WebSocket, SSE and long-polling.
 
@@ -84,6 +90,12 @@ class RealtimeApp:
             the client's.
         read_timeout: Seconds a client has to send a request body (negotiation, POST);
             408 after it, against slow clients holding requests open.
+        keep_headers: The headers of the negotiation request a session keeps, for
+            ``session.headers`` (names, any case). Credentials (``Authorization``,
+            ``Cookie``) are never kept: ``authenticate`` reads them at negotiation, and what
+            it returns is ``session.user``.
+        max_stored_bytes: Most bytes of request data a session keeps: its query string and
+            kept headers; a negotiation over it is refused with 431.
         allowed_origins: Origins allowed besides the app's own (``"*"`` allows any), or a
             callable ``(origin) -> bool``. Requests without an Origin header are allowed.
         authenticate: ``async def authenticate(conn: HTTPConnection) -> user``, called at
@@ -129,6 +141,8 @@ class RealtimeApp:
         max_sessions: int | None = 100_000,
         max_sessions_per_client: int | None = 1_000,
         read_timeout: float | None = 10.0,
+        keep_headers: Sequence[str] = ("user-agent", "accept-language"),
+        max_stored_bytes: int = 4096,
         # Security
         allowed_origins: Sequence[str] | Callable[[str], bool] | None = None,
         authenticate: Authenticate | None = None,
@@ -155,6 +169,8 @@ class RealtimeApp:
             max_sessions=max_sessions,
             max_sessions_per_client=max_sessions_per_client,
             read_timeout=read_timeout,
+            keep_headers=_names(keep_headers),
+            max_stored_bytes=max_stored_bytes,
         )
         """The validated settings, frozen."""
         self.backend: Backend = backend if backend is not None else MemoryBackend()

@@ -93,16 +93,18 @@ class NegotiateEndpoint:
         refusal = await self._over_limits(address)
         if refusal is not None:
             return refusal
+        kept = self._kept(request)
+        if isinstance(kept, Refusal):
+            return kept
+        headers, query_string = kept
         token = new_token()
         now = engine.clock()
         info = SessionInfo(
             id=SessionId(new_session_id()),
             token_hash=hash_token(token),
             created=now,
-            headers=tuple(
-                (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
-            ),
-            query_string=request.url.query,
+            headers=headers,
+            query_string=query_string,
             user=user,
             client=address,
             max_queue=settings.max_queue,
@@ -128,6 +130,26 @@ class NegotiateEndpoint:
             max_burst=settings.burst if settings.max_rate is not None else None,
         )
         return info, negotiated
+
+    def _kept(self, request: Request) -> tuple[tuple[tuple[str, str], ...], str] | Refusal:
+        """What the session keeps of its negotiation request: the headers ``keep_headers``
+        names (never credentials) and the query string, at most ``max_stored_bytes`` in all."""
+        settings = self.engine.settings
+        keep = settings.keep_headers
+        headers = tuple(
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in request.headers.raw
+            if name.decode("latin-1").lower() in keep
+        )
+        query = request.url.query
+        size = len(query) + sum(len(name) + len(value) for name, value in headers)
+        if size > settings.max_stored_bytes:
+            reason = (
+                f"the request data a session keeps (query and kept headers) is {size} bytes, "
+                f"over max_stored_bytes={settings.max_stored_bytes}"
+            )
+            return Refusal(431, CloseCode.MESSAGE_TOO_BIG, reason)
+        return headers, query
 
     async def _over_limits(self, address: str | None) -> Refusal | None:
         settings, backend = self.engine.settings, self.engine.backend

@@ -50,7 +50,8 @@ class Session:
 
     Attributes:
         id: The public session id.
-        headers: Headers of the negotiation request.
+        headers: The headers of the negotiation request that the app keeps (``keep_headers``:
+            by default User-Agent and Accept-Language; never credentials).
         query_params: Query parameters of the negotiation request.
         user: What the ``authenticate`` hook returned, or None.
         restarted: Whether this handler takes over from one that stopped unfinished.
@@ -101,7 +102,7 @@ class Session:
 
     @property
     def headers(self) -> Headers:
-        """Headers of the negotiation request."""
+        """The headers of the negotiation request that the app keeps (``keep_headers``)."""
         if self._headers is None:
             raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self._info.headers]
             self._headers = Headers(raw=raw)

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from realtime.protocol.connection import ack_batch
 from realtime.types import TRANSPORT_NAMES, TransportName
 
-__all__ = ["Settings"]
+__all__ = ["NEVER_KEPT", "Settings"]
+
+NEVER_KEPT = frozenset({"authorization", "cookie", "proxy-authorization", "x-realtime-token"})
+"""Headers a session never keeps, whatever ``keep_headers`` says: credentials, which the
+``authenticate`` hook reads at negotiation and which must not outlive the request (with Redis,
+they would sit in clear in a session's hash)."""
 
 
 def _positive(name: str, value: float | None, *, optional: bool = False) -> None:
@@ -51,6 +56,8 @@ class Settings:
     max_sessions: int | None = 100_000
     max_sessions_per_client: int | None = 1_000
     read_timeout: float | None = 10.0
+    keep_headers: tuple[str, ...] = ("user-agent", "accept-language")
+    max_stored_bytes: int = 4096
 
     def __post_init__(self) -> None:
         names = tuple(self.transports)
@@ -72,6 +79,17 @@ class Settings:
         _count("max_sessions", self.max_sessions)
         _count("max_sessions_per_client", self.max_sessions_per_client)
         _count("max_batch", self.max_batch, optional=False)
+        _count("max_stored_bytes", self.max_stored_bytes, optional=False)
+        if isinstance(self.keep_headers, str):
+            raise TypeError("keep_headers is a list of header names, not a string")
+        keep = tuple(name.lower() for name in self.keep_headers)
+        secret = sorted(NEVER_KEPT.intersection(keep))
+        if secret:
+            raise ValueError(
+                f"keep_headers may not name {', '.join(secret)}: credentials are read by the "
+                "authenticate hook at negotiation and never kept with the session"
+            )
+        object.__setattr__(self, "keep_headers", keep)
 
     @property
     def burst(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -57,6 +58,8 @@ async def commands(session: Session) -> None:
                 await session.send("x" * (2**20 + 1))
             except PayloadTooBig:
                 await session.send("refused")
+        elif name == "headers":
+            await session.send(json.dumps(dict(session.headers)))
         elif name == "info":
             await session.send(f"{session.headers.get('x-test')} {session.query_params.get('q')}")
         elif name == "crash":
@@ -107,7 +110,7 @@ def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette
     mounts = {
         "echo": RealtimeApp(echo, backend=backend(), **unlimited),
         "push": RealtimeApp(push, backend=backend()),
-        "commands": RealtimeApp(commands, backend=backend()),
+        "commands": RealtimeApp(commands, backend=backend(), keep_headers=["X-Test"]),
         # Short timeouts, for expiry and heartbeat tests:
         "short": RealtimeApp(
             echo, backend=backend(), session_ttl=0.5, ping_interval=0.2, ping_timeout=0.3
