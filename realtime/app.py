@@ -98,6 +98,10 @@ class RealtimeApp:
             kept headers; a negotiation over it is refused with 431.
         allowed_origins: Origins allowed besides the app's own (``"*"`` allows any), or a
             callable ``(origin) -> bool``. Requests without an Origin header are allowed.
+        public_origins: The origins the app is served at, ``scheme://host[:port]``, to
+            compare a request's Origin with. Default: the request's own (its scheme and Host
+            header). Set it behind a proxy that rewrites Host, and to defeat DNS rebinding (a
+            page of ``evil.example`` resolving to this server: its Host matches its Origin).
         authenticate: ``async def authenticate(conn: HTTPConnection) -> user``, called at
             negotiation; returning None refuses with 401, raising
             ``starlette.exceptions.HTTPException`` refuses with its status.
@@ -145,6 +149,7 @@ class RealtimeApp:
         max_stored_bytes: int = 4096,
         # Security
         allowed_origins: Sequence[str] | Callable[[str], bool] | None = None,
+        public_origins: Sequence[str] | None = None,
         authenticate: Authenticate | None = None,
         cors: bool = False,
         # Operations
@@ -186,7 +191,7 @@ class RealtimeApp:
             self.backend,
             self.supervisor,
             observer,
-            OriginPolicy(allowed_origins),
+            OriginPolicy(allowed_origins, public_origins),
             clock,
         )
         self.router = self._build_router(authenticate)

@@ -26,9 +26,9 @@ from realtime.server.refusals import (
     BACKEND_UNAVAILABLE,
     CLIENT_FULL,
     DRAINING,
-    ORIGIN_REFUSED,
     SERVER_FULL,
     Refusal,
+    origin_refused,
 )
 from realtime.server.security import hash_token, new_session_id, new_token
 from realtime.types import SessionId
@@ -71,8 +71,9 @@ class NegotiateEndpoint:
     async def _handle(self, request: Request) -> Refusal | tuple[SessionInfo, Negotiated]:
         engine = self.engine
         settings = engine.settings
-        if not engine.origins.allows(request):
-            return ORIGIN_REFUSED
+        refused = engine.origins.refusal(request)
+        if refused is not None:
+            return origin_refused(refused)
         if engine.draining:
             return DRAINING
         body = await read_body(request, MAX_NEGOTIATE_BODY, settings.read_timeout)

@@ -59,10 +59,10 @@ from realtime.server.http import TOKEN_HEADER, query_of
 from realtime.server.refusals import (
     BACKEND_UNAVAILABLE,
     DRAINING,
-    ORIGIN_REFUSED,
     UNKNOWN_SESSION,
     WRONG_TOKEN,
     Refusal,
+    origin_refused,
 )
 from realtime.server.security import OriginPolicy, token_matches
 from realtime.server.settings import Settings
@@ -173,8 +173,9 @@ class Engine:
 
     async def find(self, conn: HTTPConnection, query: QueryParams) -> SessionInfo | Refusal:
         """The session a transport request names, once its Origin and token are checked."""
-        if not self.origins.allows(conn):
-            return ORIGIN_REFUSED
+        refused = self.origins.refusal(conn)
+        if refused is not None:
+            return origin_refused(refused)
         if self.draining:
             return DRAINING
         session_id = query.get("sid")

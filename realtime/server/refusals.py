@@ -7,6 +7,7 @@ already accepted, the close or reconnect frame the code calls for.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from starlette.responses import JSONResponse
@@ -14,7 +15,11 @@ from starlette.responses import JSONResponse
 from realtime.protocol.codes import CloseCode, reconnect_policy
 from realtime.protocol.frames import Close, Reconnect
 
+logger = logging.getLogger("realtime")
+
 __all__ = [
+    "is_origin_refusal",
+    "origin_refused",
     "BACKEND_UNAVAILABLE",
     "CLIENT_FULL",
     "DRAINING",
@@ -50,6 +55,23 @@ class Refusal:
 
 
 ORIGIN_REFUSED = Refusal(403, CloseCode.POLICY_VIOLATION, "origin not allowed")
+"""The shape of every Origin refusal (status and code); :func:`origin_refused` says why."""
+
+
+def origin_refused(reason: str) -> Refusal:
+    """An Origin refusal that says which Origin was compared with what."""
+    logger.warning(
+        "refused a request: %s; to allow it, set allowed_origins, or public_origins behind a "
+        "proxy that changes the Host",
+        reason.encode("unicode_escape").decode("ascii"),
+    )
+    return Refusal(ORIGIN_REFUSED.status, ORIGIN_REFUSED.code, reason)
+
+
+def is_origin_refusal(refusal: Refusal) -> bool:
+    return (refusal.status, refusal.code) == (ORIGIN_REFUSED.status, ORIGIN_REFUSED.code)
+
+
 UNKNOWN_SESSION = Refusal(404, CloseCode.SESSION_EXPIRED, "unknown or expired session")
 WRONG_TOKEN = Refusal(403, CloseCode.FORBIDDEN, "wrong or missing token for this session")
 DRAINING = Refusal(503, CloseCode.SERVICE_RESTART, "server shutting down: reconnect")

@@ -44,20 +44,32 @@ def token_matches(token: str | None, token_hash: str) -> bool:
     return hmac.compare_digest(hash_token(token), token_hash)
 
 
-def _origin_host(origin: str) -> str | None:
-    scheme, sep, host = origin.partition("://")
-    if not sep or not host:
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PAGE_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+
+
+def normalize_origin(origin: str) -> str | None:
+    """``scheme://host[:port]``, lower case, without the scheme's default port; None for
+    anything that is not an http or https origin (``null``, ``chrome-extension://...``)."""
+    scheme, sep, rest = origin.strip().lower().rstrip("/").partition("://")
+    if not sep or scheme not in _DEFAULT_PORTS or not rest or "/" in rest:
         return None
-    default = {"http": ":80", "https": ":443"}.get(scheme)
-    return host.removesuffix(default) if default else host
+    host, port = rest, ""
+    if ":" in rest and not rest.endswith("]"):  # a port (an IPv6 address ends with "]")
+        host, _, port = rest.rpartition(":")
+        if not port.isdigit():
+            return None
+        if int(port) == _DEFAULT_PORTS[scheme]:
+            port = ""
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
 
 
-def _same_host(origin: str, conn: HTTPConnection) -> bool:
-    host = conn.headers.get("host", "").lower()
-    if not host:
-        return False
-    host = host.removesuffix(":80") if host.endswith(":80") else host.removesuffix(":443")
-    return _origin_host(origin) == host
+def own_origin(conn: HTTPConnection) -> str | None:
+    """The origin a request is addressed to: its scheme (as the server saw it: behind a
+    proxy, uvicorn's ``--proxy-headers`` sets it from trusted proxies only) and Host header."""
+    scheme = _PAGE_SCHEMES.get(conn.scope.get("scheme", "http"), "http")
+    host = conn.headers.get("host")
+    return normalize_origin(f"{scheme}://{host}") if host else None
 
 
 class OriginPolicy:
@@ -67,7 +79,19 @@ class OriginPolicy:
     ``"*"`` included: it is what a page that hides where it comes from sends.
     """
 
-    def __init__(self, allowed: Sequence[str] | Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        allowed: Sequence[str] | Callable[[str], bool] | None = None,
+        public: Sequence[str] | None = None,
+    ) -> None:
+        self._public: frozenset[str] | None = None
+        if public is not None:
+            if isinstance(public, str):
+                raise TypeError("public_origins is a list of origins, not a string")
+            normalized = [normalize_origin(origin) for origin in public]
+            if not normalized or None in normalized:
+                raise ValueError(f"public_origins must be http(s)://host[:port]: {public!r}")
+            self._public = frozenset(o for o in normalized if o is not None)
         self._predicate: Callable[[str], bool] | None = None
         self._allowed: frozenset[str] = frozenset()
         self._any = False
@@ -81,10 +105,23 @@ class OriginPolicy:
 
     def allows(self, conn: HTTPConnection) -> bool:
         """Whether a request may go on: no Origin, its own origin, or an allowed one."""
+        return self.refusal(conn) is None
+
+    def refusal(self, conn: HTTPConnection) -> str | None:
+        """None when the request may go on; else why not: which Origin was compared with what,
+        and what to configure."""
         origin = conn.headers.get("origin")
-        if origin is None:
-            return True
-        return self.allows_origin(origin) or _same_host(origin.rstrip("/").lower(), conn)
+        if origin is None or self.allows_origin(origin):
+            return None
+        normalized = normalize_origin(origin)
+        own = self._public if self._public is not None else {own_origin(conn)}
+        if normalized is not None and normalized in own:
+            return None
+        theirs = "public_origins" if self._public is not None else "the request's scheme and Host"
+        return (
+            f"origin {origin[:80]!r} is neither this app's ({', '.join(sorted(map(str, own)))}, "
+            f"from {theirs}) nor in allowed_origins"
+        )
 
     @property
     def allows_any(self) -> bool:

@@ -34,7 +34,7 @@ from realtime.protocol.frames import (
 )
 from realtime.server.engine import Channel, Engine
 from realtime.server.http import query_of
-from realtime.server.refusals import BACKEND_UNAVAILABLE, ORIGIN_REFUSED, Refusal
+from realtime.server.refusals import BACKEND_UNAVAILABLE, Refusal, is_origin_refusal
 
 __all__ = ["WebSocketTransport", "upgrade_required"]
 
@@ -79,7 +79,7 @@ class WebSocketTransport:
         websocket = WebSocket(scope, receive, send)
         query = query_of(websocket)
         found = await engine.find(websocket, query)
-        if found is ORIGIN_REFUSED:
+        if isinstance(found, Refusal) and is_origin_refusal(found):
             await _deny(websocket, found)
             return
         last = engine.resume_point(query.get("last"))

@@ -234,7 +234,9 @@ def test_authentication_headers(capsys: pytest.CaptureFixture[str], fastapi_site
 def test_a_foreign_origin_is_refused(capsys: pytest.CaptureFixture[str], server: str) -> None:
     status, steps = run_check(capsys, f"{server}/realtime", "--origin", "https://elsewhere.test")
     assert status == 1
-    assert steps["negotiate"].startswith("refused (HTTP 403: origin not allowed")
+    assert steps["negotiate"].startswith(
+        "refused (HTTP 403: origin 'https://elsewhere.test' is neither this app's (http://"
+    )
     assert run_check(capsys, f"{server}/realtime", "--no-origin")[0] == 0
 
 

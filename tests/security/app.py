@@ -39,6 +39,7 @@ def build_app(**options: Any) -> Starlette:
     return Starlette(
         routes=[
             Mount("/open", RealtimeApp(echo)),
+            Mount("/public", RealtimeApp(echo, public_origins=["https://app.example"])),
             Mount(
                 "/allowlist",
                 RealtimeApp(echo, allowed_origins=["https://trusted.example"], cors=True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import secrets
 
 import httpx
@@ -237,3 +238,47 @@ async def test_the_null_origin_is_never_allowed(server: str) -> None:
         for mount in ("any", "allowlist", "open"):
             refused = await http.post(f"{server}/{mount}/negotiate", headers={"origin": "null"})
             assert (refused.status_code, refused.json()["code"]) == (403, 1008), mount
+
+
+# -- Origins compared whole: scheme, host and port ---------------------------------------------
+
+
+async def test_an_origin_must_match_in_scheme_and_port_too(server: str) -> None:
+    # The request's own origin is http://127.0.0.1:PORT: the same host under another scheme
+    # or port is another origin, and so is anything that is not http(s).
+    host = server.removeprefix("http://")
+    async with httpx.AsyncClient() as http:
+        url = f"{server}/open/negotiate"
+        assert (await http.post(url, headers={"origin": server})).status_code == 200
+        for origin in (f"https://{host}", "http://127.0.0.1:1", f"chrome-extension://{host}"):
+            refused = await http.post(url, headers={"origin": origin})
+            assert (refused.status_code, refused.json()["code"]) == (403, 1008), origin
+
+
+async def test_dns_rebinding_is_refused_once_public_origins_are_set(server: str) -> None:
+    # A page of evil.example whose name now resolves to this server: its Host and its Origin
+    # agree, so a same-Host comparison lets it in; the configured public origin does not.
+    port = server.rsplit(":", 1)[1]
+    rebound = {"host": f"evil.example:{port}", "origin": f"http://evil.example:{port}"}
+    async with httpx.AsyncClient() as http:
+        assert (await http.post(f"{server}/open/negotiate", headers=rebound)).status_code == 200
+        refused = await http.post(f"{server}/public/negotiate", headers=rebound)
+        assert refused.status_code == 403
+        behind_a_proxy = {"host": "10.0.0.5:8000", "origin": "https://app.example"}
+        allowed = await http.post(f"{server}/public/negotiate", headers=behind_a_proxy)
+        assert allowed.status_code == 200  # whatever Host a proxy sends
+
+
+async def test_an_origin_refusal_says_what_was_compared_and_is_logged(
+    server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="realtime")
+    async with httpx.AsyncClient() as http:
+        refused = await http.post(
+            f"{server}/open/negotiate", headers={"origin": "https://evil.example"}
+        )
+    reason = refused.json()["error"]
+    assert "https://evil.example" in reason and f"this app's ({server}" in reason
+    assert "allowed_origins" in reason
+    (line,) = [r.getMessage() for r in caplog.records if "refused a request" in r.getMessage()]
+    assert "'https://evil.example'" in line and "public_origins" in line
