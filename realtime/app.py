@@ -54,12 +54,6 @@ CLIENT_BUILDS = {
 """The JavaScript client's builds, served by the mount: ES module, script tag, ES2015 script."""
 
 
-def _names(names: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(names, str):
-        raise TypeError("keep_headers is a list of header names, not a string")
-    return tuple(names)
-
-
 class RealtimeApp:
     """An ASGI app serving one session handler over WebSocket, SSE and long-polling.
 
@@ -174,7 +168,7 @@ class RealtimeApp:
             max_sessions=max_sessions,
             max_sessions_per_client=max_sessions_per_client,
             read_timeout=read_timeout,
-            keep_headers=_names(keep_headers),
+            keep_headers=keep_headers,
             max_stored_bytes=max_stored_bytes,
         )
         """The validated settings, frozen."""

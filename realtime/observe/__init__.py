@@ -56,6 +56,7 @@ __all__ = [
     "Observer",
     "Recorder",
     "combine",
+    "escape",
     "logfmt",
     "parse_fallback",
     "user_id",
@@ -160,6 +161,12 @@ _UNSAFE = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029\\\\"]')
 quoting needs: escaped in every value, so that no field can start a forged log line."""
 
 
+def escape(text: str) -> str:
+    """``text`` with control characters, backslashes and quotes escaped (``\\n``,
+    ``\\x1b``, ``\\"``): safe in a log line, whatever a client put in it."""
+    return _UNSAFE.sub(_escape, text)
+
+
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
     named = _NAMED_ESCAPES.get(char)
@@ -176,7 +183,7 @@ def logfmt(fields: Mapping[str, object]) -> str:
 
     def quoted(value: object) -> str:
         text = str(value)
-        escaped = _UNSAFE.sub(_escape, text)
+        escaped = escape(text)
         if text and escaped == text and " " not in text and "=" not in text:
             return text
         return f'"{escaped}"'

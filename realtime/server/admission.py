@@ -137,11 +137,8 @@ class NegotiateEndpoint:
         names (never credentials) and the query string, at most ``max_stored_bytes`` in all."""
         settings = self.engine.settings
         keep = settings.keep_headers
-        headers = tuple(
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in request.headers.raw
-            if name.decode("latin-1").lower() in keep
-        )
+        decoded = ((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw)
+        headers = tuple((name, value) for name, value in decoded if name.lower() in keep)
         query = request.url.query
         size = len(query) + sum(len(name) + len(value) for name, value in headers)
         if size > settings.max_stored_bytes:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from starlette.responses import JSONResponse
 
+from realtime.observe import escape
 from realtime.protocol.codes import CloseCode, reconnect_policy
 from realtime.protocol.frames import Close, Reconnect
 
@@ -63,7 +64,7 @@ def origin_refused(reason: str) -> Refusal:
     logger.warning(
         "refused a request: %s; to allow it, set allowed_origins, or public_origins behind a "
         "proxy that changes the Host",
-        reason.encode("unicode_escape").decode("ascii"),
+        escape(reason),
     )
     return Refusal(ORIGIN_REFUSED.status, ORIGIN_REFUSED.code, reason)
 

@@ -7,6 +7,7 @@ it, and nothing changes it afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from realtime.protocol.connection import ack_batch
@@ -56,7 +57,8 @@ class Settings:
     max_sessions: int | None = 100_000
     max_sessions_per_client: int | None = 1_000
     read_timeout: float | None = 10.0
-    keep_headers: tuple[str, ...] = ("user-agent", "accept-language")
+    keep_headers: Sequence[str] = ("user-agent", "accept-language")
+    """Lower case, as a tuple, once validated."""
     max_stored_bytes: int = 4096
 
     def __post_init__(self) -> None:

@@ -119,8 +119,12 @@ class WebSocketTransport:
             async with asyncio.timeout(1.0):
                 while (message := await receive())["type"] != "websocket.disconnect":
                     pass
-                code, reason = message.get("code"), message.get("reason") or ""
-                await self.engine.hung_up(channel.session_id, code, reason)
+                await self._hung_up(channel, message)
+
+    async def _hung_up(self, channel: Channel, disconnect: Message) -> None:
+        """Hand the code of a ``websocket.disconnect`` to the engine."""
+        code, reason = disconnect.get("code"), disconnect.get("reason") or ""
+        await self.engine.hung_up(channel.session_id, code, reason)
 
     async def _serve(self, channel: Channel, last: int, receive: Receive, writer: _Writer) -> None:
         engine = self.engine
@@ -165,9 +169,7 @@ class WebSocketTransport:
         while True:
             message: Message = await receive()
             if message["type"] != "websocket.receive":  # websocket.disconnect
-                await self.engine.hung_up(
-                    session_id, message.get("code"), message.get("reason") or ""
-                )
+                await self._hung_up(channel, message)
                 return False
             raw: Any = message.get("text")
             if raw is None:
