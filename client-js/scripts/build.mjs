@@ -55,7 +55,7 @@ const minified = async (result, ecma, module) => {
     format: { wrap_func_args: false },
     // Internal properties of the client's connection records and transport options, which no
     // web API the client touches has: terser shortens them as it does local names.
-    mangle: { properties: { builtins: true, regex: /^(closeSent|ackTimer|cursor|acked|since|seen|used|dead|timer|onframe|maxBatch|post|binary|seq|_emit|timeout|name|supported)$/ } },
+    mangle: { properties: { builtins: true, regex: /^(closeSent|ackTimer|rivals|cursor|acked|since|seen|used|dead|timer|onframe|maxBatch|post|binary|seq|_emit|timeout|name|supported)$/ } },
   });
   return /** @type {string} */ (code);
 };

@@ -37,6 +37,7 @@ import { websocket } from "./transports/websocket.js";
  * @property {boolean} [closeSent]
  * @property {any} [timer] open timeout, then heartbeat watchdog
  * @property {any} [ackTimer]
+ * @property {Conn[]} [rivals] the attempts closed when this one won the race
  */
 
 /** @type {Record<TransportName, TransportFactory>} */
@@ -49,22 +50,27 @@ export const CLOSING = 2;
 export const CLOSED = 3;
 const utf8 = new TextEncoder();
 
-/** Where sessionStorage is unavailable, transports are remembered for this page only. */
+/** Where localStorage is unavailable, transports are remembered for this page only. */
 const memory = new Map();
+/** ms a transport that worked is tried first, in every tab of the origin. */
+const REMEMBERED_MS = 3600000;
 
 /**
- * Read (or write) the transport that worked last in this tab.
- * @param {Options} o
+ * Read (or write) the transport that worked last on this origin, within the last hour.
+ * @param {Settings & Env} o
  * @param {string} key
  * @param {string} [value]
  */
 function remember(o, key, value) {
+  let kept;
   try {
-    const storage = "sessionStorage" in o ? o.sessionStorage : g.sessionStorage;
-    return value ? storage.setItem(key, value) : storage.getItem(key);
+    const storage = "storage" in o ? o.storage : g.localStorage;
+    value ? storage.setItem(key, (value = `${value} ${o.now()}`)) : (kept = storage.getItem(key));
   } catch {
-    return value ? memory.set(key, value) : memory.get(key);
+    value ? memory.set(key, value) : (kept = memory.get(key));
   }
+  const [name, at] = `${kept}`.split(" ");
+  return o.now() - +at < REMEMBERED_MS ? name : null;
 }
 
 /** @extends {Emitter<EventMap>} */
@@ -75,6 +81,7 @@ export class Client extends Emitter {
   /** @type {Negotiated | null | undefined} the session, once negotiated */
   #n;
   #wait = 0; // the open timeout in force (set by each negotiation)
+  #race = 0; // ms without a hello before the next transport is tried beside the first
   /** @type {TransportName[]} transports to use, best first */
   #order = [];
   /** @type {TransportName[]} transports left to try in this attempt */
@@ -90,13 +97,16 @@ export class Client extends Emitter {
   #closing;
   /** @type {Conn | null | undefined} the open connection */
   #conn;
-  /** @type {Conn | null | undefined} an attempt to open one */
-  #try;
+  /** @type {Conn[]} attempts to open one, racing, the oldest first */
+  #tries = [];
   /** @type {Conn | null | undefined} a WebSocket tried while another transport carries the session */
   #probe;
   /** @type {any} */ #timer;
   /** @type {any} */ #probeTimer;
   /** @type {any} */ #closeTimer;
+  #left = false; // the session was ended on pagehide: a new one starts if the page comes back
+  /** @param {any} e a pagehide or pageshow event */
+  #page = (e) => (e.type == "pagehide" ? this.#hide() : e.persisted && this.#show());
 
   /**
    * @param {string | URL} url the mount URL, absolute or relative to the page: "/realtime"
@@ -129,6 +139,7 @@ export class Client extends Emitter {
       reconnectDelayMax: 30000,
       maxRetries: Infinity,
       upgradeAfter: 10000,
+      raceAfter: 750,
       WebSocket: g.WebSocket,
       EventSource: g.EventSource,
       fetch: defaultFetch(),
@@ -139,6 +150,7 @@ export class Client extends Emitter {
       ...options,
     };
     this.#probeDelay = this.#o.upgradeAfter;
+    for (const type of ["pagehide", "pageshow"]) g.addEventListener?.(type, this.#page);
     this.#connect();
   }
 
@@ -185,7 +197,45 @@ export class Client extends Emitter {
     this.readyState = CLOSING;
     this.#closing = wire.closeFrame(code, reason);
     this.#closeTimer = this.#o.setTimeout(() => this.#finish(code, reason, false), this.#o.closeTimeout);
-    this.#flush();
+    if (this.#conn) this.#flush();
+    else this.#beacon(this.#closing)?.then((r) => r.ok && this.#finish(code, reason, true));
+  }
+
+  /**
+   * POST the messages not acknowledged yet (the server drops those it has) and `bye`, a
+   * close frame, by a request that outlives the page (fetch's keepalive, whose body is
+   * limited to 64 KiB: past it the close goes alone).
+   * @param {string} bye
+   */
+  #beacon(bye) {
+    const n = /** @type {Negotiated} */ (this.#n);
+    const path = n.transports.find((t) => t != "websocket"); // both others take POSTs
+    if (!path || !this.#o.fetch) return;
+    const frames = this.#out.filter((m) => m.data != null).map((m) => /** @type {string} */ (wire.dataFrame(m.seq, /** @type {any} */ (m.data), false)));
+    let body = wire.batchBody([...frames, bye]);
+    if (utf8.encode(body).length > 65000) body = wire.batchBody([bye]);
+    const init = { method: "POST", keepalive: true, headers: { "Content-Type": "application/json", "X-Realtime-Token": n.token }, body };
+    return this.#o.fetch(wire.transportURL(this.url, path, { sid: n.sid }), init).catch(() => ({ ok: false }));
+  }
+
+  /** The page is going away (or into the back-forward cache): end the session now. */
+  #hide() {
+    const c = this.#conn;
+    if (this.readyState > OPEN || !this.#n) return;
+    const bye = wire.closeFrame(1001, "pagehide");
+    if (c?.name == "websocket") {
+      this.#flush();
+      c.t?.send(bye);
+    } else this.#beacon(bye);
+    this.#stop();
+    this.readyState = CONNECTING;
+    this.#left = true;
+  }
+
+  /** The page came back from the back-forward cache: open a new session, and say so. */
+  #show() {
+    if (this.#left) this.#reset(1001, "pagehide");
+    this.#left = false;
   }
 
   // -- Opening ---------------------------------------------------------------------------
@@ -211,7 +261,9 @@ export class Client extends Emitter {
         return final ? this.#finish(e.code || 1006, e.reason || `${e}`, false) : this.#retry(e.code, e.reason);
       }
       if (this.readyState == CLOSED) return;
-      this.#wait = Math.max(o.openTimeout, 4 * (o.now() - start));
+      const rtt = o.now() - start;
+      this.#wait = Math.max(o.openTimeout, 4 * rtt);
+      this.#race = Math.min(this.#wait, Math.max(o.raceAfter, 4 * rtt));
       const offered = this.#n.transports;
       const usable = (o.transports || offered).filter((t) => TRANSPORTS[t]?.supported(o));
       this.#order = usable.filter((t) => offered.indexOf(t) >= 0);
@@ -220,18 +272,19 @@ export class Client extends Emitter {
       const last = /** @type {TransportName} */ (remember(o, `realtime:${this.url}`));
       if (this.#order.indexOf(last) >= 0) this.#prefer(last);
     }
-    this.#pass = this.#order.slice(1);
-    this.#try = this.#open(this.#order[0]);
+    this.#pass = [...this.#order];
+    this.#next(1006, "");
   }
 
   /**
-   * Try the next transport of this attempt, or wait and start another attempt.
+   * Try the next transport of this attempt beside those under way, or, when none is left
+   * nor under way, wait and start another attempt.
    * @param {number} code @param {string} reason why the previous one failed
    */
   #next(code, reason) {
     const name = this.#pass.shift();
-    this.#try = name && this.#open(name);
-    if (!name) this.#retry(code, reason);
+    if (name) this.#tries.push(this.#open(name));
+    else if (!this.#tries.length) this.#retry(code, reason);
   }
 
   /** @param {TransportName} name */
@@ -240,6 +293,9 @@ export class Client extends Emitter {
     const n = /** @type {Negotiated} */ (this.#n);
     const c = /** @type {Conn} */ ({ name, acked: this.#in });
     c.timer = o.setTimeout(() => this.#end(c, 1006, `no hello in ${this.#wait} ms`), this.#wait);
+    // Still no hello (a proxy may hold a stream back): race the next transport, as Happy
+    // Eyeballs races addresses; the first hello wins. Never sooner than 4 round trips.
+    o.setTimeout(() => c.open || c.dead || this.#tries[this.#tries.length - 1] != c || this.#next(1006, ""), this.#race);
     try {
       c.t = TRANSPORTS[name]({
         ...o,
@@ -268,12 +324,21 @@ export class Client extends Emitter {
     const o = this.#o;
     const from = this.transport;
     if (this.#conn) this.#kill(this.#conn); // an upgrade: the server moved the session already
+    // The race is over: the others are closed, and those started before the winner lost it.
+    // Any of them may have reached the server after the winner, and taken the session there.
+    const i = this.#tries.indexOf(c);
+    c.rivals = this.#tries.filter((t, j) => {
+      if (t != c) this.#kill(t);
+      if (j < i) this._emit("fallback", { transport: t.name, reason: `no hello before ${c.name}'s` });
+      return t != c;
+    });
+    this.#tries = [];
     o.clearTimeout(c.timer);
     c.open = true;
     c.since = o.now();
     c.cursor = ack;
     this.#conn = c;
-    this.#try = this.#probe = null;
+    this.#probe = null;
     this.transport = c.name;
     this.#fb = "";
     this.#prefer(c.name);
@@ -429,20 +494,32 @@ export class Client extends Emitter {
     if (this.#closing && policy == "new") policy = "stop";
     if (c == this.#conn) {
       this.#conn = null;
-      if (code == 4002 && this.#probe) return; // our probe took over: wait for its hello
+      // Our probe or a racing attempt took over: wait for its hello.
+      if (code == 4002 && (this.#probe || this.#tries.length)) return;
+      // A rival of the race that opened it did, server-side, before it carried anything (a
+      // proxy held the stream back until the server ended it): that rival goes on instead.
+      const rival = code == 4002 && !c.used && c.rivals?.pop();
+      if (rival) {
+        this._emit("fallback", { transport: c.name, reason });
+        return this.#tries.push(this.#open(rival.name));
+      }
       // One that carried nothing and died at once counts as failed: try another first.
       if (c.used || this.#o.now() - c.since >= this.#wait) this.#attempt = 0;
-      else if (policy == "resume") this.#demote(c.name, "died");
+      else if (policy == "resume" && code != 4002) this.#demote(c.name, "died");
     } else if (policy == "resume") {
       this.#fb = wire.fallback(c.name, reason.startsWith("no hello") ? "hello" : "open");
       this._emit("fallback", { transport: c.name, reason });
-      if (c != this.#probe) return this.#next(code, reason);
+      if (c != this.#probe) {
+        const i = this.#tries.indexOf(c);
+        this.#tries.splice(i, 1);
+        // The newest attempt failed: go on to the next; an older one: the next runs already.
+        return i == this.#tries.length ? this.#next(code, reason) : undefined;
+      }
       this.#probe = null;
       this.#demote(c.name);
       return this.#conn ? this.#scheduleProbe() : this.#retry(code, reason);
     }
-    for (const other of [this.#conn, this.#try, this.#probe]) if (other) this.#kill(other);
-    this.#conn = this.#try = this.#probe = null;
+    this.#stop();
     if (policy == "resume") this.#retry(code, reason);
     else if (policy == "new") this.#reset(code, reason);
     else this.#finish(code, reason, over);
@@ -453,6 +530,14 @@ export class Client extends Emitter {
     if (why) this.#fb = wire.fallback(name, why);
     this.#order = [...this.#order.filter((t) => t != name), name];
     if (name == "websocket") this.#probeDelay *= 2;
+  }
+
+  /** End every connection and attempt. */
+  #stop() {
+    for (const c of [this.#conn, ...this.#tries, this.#probe]) if (c) this.#kill(c);
+    for (const timer of [this.#timer, this.#probeTimer]) this.#o.clearTimeout(timer);
+    this.#conn = this.#probe = null;
+    this.#tries = [];
   }
 
   /** @param {Conn} c */
@@ -490,8 +575,9 @@ export class Client extends Emitter {
   #finish(code, reason, clean) {
     if (this.readyState == CLOSED) return;
     this.readyState = CLOSED;
-    for (const c of [this.#conn, this.#try, this.#probe]) if (c) this.#kill(c);
-    for (const timer of [this.#timer, this.#probeTimer, this.#closeTimer]) this.#o.clearTimeout(timer);
+    this.#stop();
+    this.#o.clearTimeout(this.#closeTimer);
+    for (const type of ["pagehide", "pageshow"]) g.removeEventListener?.(type, this.#page);
     if (!clean) this._emit("error", { code, reason });
     this._emit("close", { code, reason, wasClean: clean });
   }

@@ -8,4 +8,4 @@ export { CLOSED, CLOSING, CONNECTING, Client, OPEN, connect } from "./client.js"
 /** @typedef {import("./types.js").EventMap} EventMap */
 /** @typedef {import("./types.js").TransportName} TransportName */
 export { backoff } from "./backoff.js";
-export { CLOSE_CODE_EXPLANATIONS, CloseCode, RECONNECT_POLICY, policyOf } from "./protocol.js";
+export { RECONNECT_POLICY, policyOf } from "./protocol.js";

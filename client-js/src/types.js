@@ -13,7 +13,8 @@
  * @property {typeof WebSocket} [WebSocket]
  * @property {typeof EventSource} [EventSource]
  * @property {typeof fetch} fetch
- * @property {Storage | null} [sessionStorage] where the working transport is remembered
+ * @property {Storage | null} [storage] where the transport that worked is remembered for an
+ *   hour, for every tab of the origin (default localStorage; null: for this page only)
  * @property {(callback: () => void, ms: number) => any} setTimeout
  * @property {(id: any) => void} clearTimeout
  * @property {() => number} now wall-clock milliseconds
@@ -33,6 +34,9 @@
  * @property {number} maxRetries attempts in a row before the client gives up. Default Infinity.
  * @property {number} upgradeAfter ms on SSE or long-polling before WebSocket is tried again in
  *   the background (the delay doubles after each failure; Infinity: never). Default 10000.
+ * @property {number} raceAfter ms a transport may go without a hello before the next one is
+ *   tried beside it (the first hello wins); at least 4 round trips of the negotiation, at
+ *   most `openTimeout`. Default 750.
  * @property {"arraybuffer" | "blob"} [binaryType] how binary messages arrive. Default "arraybuffer".
  * @property {Record<string, string>} [headers] headers of the negotiation request, which the
  *   server's `authenticate` hook sees

@@ -109,7 +109,7 @@ test("a typed array is copied at send time", async () => {
 
 test("falls back from WebSocket to SSE to long-polling, each within the open timeout", async () => {
   const env = fakeEnv();
-  const client = connect(URL_, { ...env, openTimeout: 3000 });
+  const client = connect(URL_, { ...env, openTimeout: 3000, raceAfter: 3000 });
   const log = record(client);
   await flush();
   // The WebSocket opens, then dies before its hello: a failure, not a success.
@@ -197,12 +197,12 @@ test("negotiation: a refusal whose code says try again later is retried", async 
   assert.equal(client.readyState, 0);
 });
 
-test("remembers the transport that worked for the tab, and starts with it", async () => {
+test("remembers the transport that worked, for every tab, and starts with it", async () => {
   const env = fakeEnv();
   const first = connect(URL_, { ...env, WebSocket: undefined });
   await flush();
   env.sources[0].receive(HELLO);
-  assert.equal(env.store.get(`realtime:${URL_}`), "sse");
+  assert.equal(env.store.get(`realtime:${URL_}`), "sse 0");
   first.close();
   const second = connect(URL_, env);
   await flush();
@@ -212,7 +212,7 @@ test("remembers the transport that worked for the tab, and starts with it", asyn
   assert.equal(second.transport, "sse");
 });
 
-test("when sessionStorage throws, remembers the transport for the page", async () => {
+test("when localStorage throws, remembers the transport for the page", async () => {
   const env = fakeEnv();
   const storage = {
     getItem() {
@@ -223,11 +223,11 @@ test("when sessionStorage throws, remembers the transport for the page", async (
     },
   };
   const url = "http://no-storage.test/realtime";
-  const first = connect(url, { ...env, sessionStorage: storage, WebSocket: undefined });
+  const first = connect(url, { ...env, storage, WebSocket: undefined });
   await flush();
   env.sources[0].receive(HELLO);
   assert.equal(first.readyState, 1);
-  connect(url, { ...env, sessionStorage: storage });
+  connect(url, { ...env, storage });
   await flush();
   assert.equal(env.sockets.length, 0, "SSE is tried first");
   assert.equal(env.sources.length, 2);
@@ -603,7 +603,7 @@ test("close() before negotiation ends at once; invalid codes throw", async () =>
 
 test("upgrades to WebSocket in the background without losing or doubling a message", async () => {
   const env = fakeEnv();
-  env.store.set(`realtime:${URL_}`, "sse");
+  env.store.set(`realtime:${URL_}`, `sse ${env.time}`);
   const client = connect(URL_, { ...env, upgradeAfter: 1000 });
   const log = record(client);
   await flush();
@@ -631,12 +631,12 @@ test("upgrades to WebSocket in the background without losing or doubling a messa
   assert.deepEqual(messages(log), ["a", "b", "c"]);
   assert.deepEqual(log.at(-2), ["transportchange", { from: "sse", to: "websocket" }]);
   assert.equal(client.transport, "websocket");
-  assert.equal(env.store.get(`realtime:${URL_}`), "websocket");
+  assert.equal(env.store.get(`realtime:${URL_}`), `websocket ${env.time}`);
 });
 
 test("a failed upgrade probe leaves the session where it was and is retried later", async () => {
   const env = fakeEnv();
-  env.store.set(`realtime:${URL_}`, "sse");
+  env.store.set(`realtime:${URL_}`, `sse ${env.time}`);
   const client = connect(URL_, { ...env, upgradeAfter: 1000, openTimeout: 500 });
   const log = record(client);
   await flush();

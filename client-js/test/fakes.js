@@ -1,5 +1,5 @@
 // Fakes of everything the client takes from its environment: a clock with timers, WebSocket,
-// EventSource, fetch and sessionStorage. A test plays the server through them.
+// EventSource, fetch and localStorage. A test plays the server through them.
 
 /** Let pending promise callbacks run. */
 export async function flush() {
@@ -59,7 +59,7 @@ export function fakeEnv({ negotiated = {}, autoNegotiate = true } = {}) {
       env.time = end;
       await flush();
     },
-    sessionStorage: {
+    storage: {
       getItem: (key) => env.store.get(key) ?? null,
       setItem: (key, value) => env.store.set(key, String(value)),
     },
@@ -108,10 +108,11 @@ export function fakeEnv({ negotiated = {}, autoNegotiate = true } = {}) {
           method: init.method || "GET",
           headers: init.headers || {},
           body: init.body === undefined ? undefined : JSON.parse(init.body),
+          keepalive: init.keepalive,
           aborted: false,
           answer(status, body) {
             env.requests = env.requests.filter((r) => r !== request);
-            resolve({ status, json: async () => body });
+            resolve({ status, ok: status > 199 && status < 300, json: async () => body });
           },
           fail() {
             env.requests = env.requests.filter((r) => r !== request);

@@ -26,7 +26,8 @@ function typecheck(dir) {
   }
 }
 
-const CONSUMER = `import { CloseCode, connect, type Options } from "starlette-realtime";
+const CONSUMER = `import { connect, type Options } from "starlette-realtime";
+import { CloseCode } from "starlette-realtime/codes";
 
 const options: Options = { transports: ["sse", "longpoll"], openTimeout: 3000 };
 const rt = connect("/realtime", options);
@@ -39,7 +40,7 @@ test("the packed package installs, bundles with esbuild and type-checks", { time
   try {
     const [packed] = JSON.parse(run("npm", ["pack", "--json", "--silent", "--pack-destination", tmp], root));
     const files = packed.files.map((file) => file.path);
-    for (const file of ["LICENSE", "README.md", "package.json", "dist/realtime.mjs", "dist/realtime.min.js", "dist/realtime.legacy.min.js", "dist/types/index.d.ts", "src/index.js"]) {
+    for (const file of ["LICENSE", "README.md", "package.json", "dist/realtime.mjs", "dist/realtime.min.js", "dist/realtime.legacy.min.js", "dist/types/index.d.ts", "dist/types/codes.d.ts", "src/index.js", "src/codes.js"]) {
       assert.ok(files.includes(file), `${file} is not in the tarball`);
     }
     assert.deepEqual(files.filter((file) => /^(test|scripts|node_modules)\//.test(file)), []);

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { backoff } from "../src/backoff.js";
+import { CloseCode } from "../src/codes.js";
 import {
-  CloseCode,
   RECONNECT_POLICY,
   ackBatch,
   ackFrame,

@@ -62,8 +62,9 @@ def test_builds_are_served_with_etags() -> None:
 
 def test_close_codes_and_policies_agree_with_the_server() -> None:
     script = (
-        "import('./src/protocol.js').then((p) => console.log(JSON.stringify({codes: p.CloseCode,"
-        " explanations: p.CLOSE_CODE_EXPLANATIONS, policies: p.RECONNECT_POLICY})))"
+        "Promise.all([import('./src/protocol.js'), import('./src/codes.js')]).then(([p, c]) =>"
+        " console.log(JSON.stringify({codes: c.CloseCode, explanations: c.CLOSE_CODE_EXPLANATIONS,"
+        " policies: p.RECONNECT_POLICY})))"
     )
     tables = json.loads(node("--input-type=module", "-e", script))
     assert tables["codes"] == {code.name: code.value for code in CloseCode}

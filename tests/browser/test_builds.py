@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 # What an ES2015 engine may lack, removed before the build loads (builds.html's `strip`): no
 # fetch (so no AbortController either), no WebSocket, no EventSource, no TextEncoder, URL,
-# atob/btoa or Blob.prototype.arrayBuffer, and a sessionStorage that throws. globalThis stays
+# atob/btoa or Blob.prototype.arrayBuffer, and a localStorage that throws. globalThis stays
 # (Playwright's own page scripts use it): `es-check es2015 --checkFeatures` (npm test) proves
 # that the legacy build never names it.
 STRIPPED = [
@@ -33,7 +33,7 @@ STRIPPED = [
     "atob",
     "btoa",
     "Blob.arrayBuffer",
-    "sessionStorage",
+    "localStorage",
 ]
 
 

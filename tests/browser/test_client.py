@@ -31,7 +31,7 @@ def start(page: Page, **options: Any) -> str:
     """Connect with ``options``; wait for the open event and return the transport."""
     page.evaluate("options => start(options)", options)
     page.wait_for_function("events.some(e => e.type == 'open' || e.type == 'close')")
-    assert event_types(page)[-1] == "open", events(page)
+    assert "open" in event_types(page) and "close" not in event_types(page), events(page)
     transport: str = page.evaluate("rt.transport")
     return transport
 
@@ -106,19 +106,26 @@ def test_longpoll_through_a_proxy_that_buffers_event_streams(
 ) -> None:
     held = buffering_proxy.held
     load(page, proxies["buffering"])
-    assert start(page, openTimeout=1500) == "longpoll"
-    fallbacks = [(e["type"], e.get("reason")) for e in events(page)][:2]
-    assert fallbacks == [("fallback", "websocket closed"), ("fallback", "no hello in 1500 ms")]
+    start(page)
+    page.wait_for_function("rt.transport == 'longpoll'")
+    reasons = [e["reason"] for e in events(page) if e["type"] == "fallback"]
+    # Long-polling raced the held stream after raceAfter and won, or the stream's hello came
+    # out first (the proxy let it go once the server ended the stream for the long-poll) and
+    # the session went on to long-polling at once: never a reconnect.
+    assert reasons[0] == "websocket closed"
+    assert reasons[1:] in (["no hello before longpoll's"], ["a newer connection took over"])
+    assert "reconnecting" not in event_types(page)
     assert buffering_proxy.held > held, "the server did send the stream, and the proxy held it"
-    opened = events(page)[-1]["ms"]
-    assert 1500 <= opened < 1500 + 2000, "the buffered stream was given up after the open timeout"
     assert_stream(page, 500)
-    # The tab remembers: the next page goes to long-polling at once.
+    # The origin remembers, for an hour: the next page, and a new tab, go to long-polling at once.
+    tab = page.context.new_page()
+    load(tab, proxies["buffering"])
+    assert start(tab) == "longpoll"
+    assert event_types(tab) == ["open"]
     page.reload()
     page.wait_for_function("window.ready")
-    assert start(page, openTimeout=1500) == "longpoll"
+    assert start(page) == "longpoll"
     assert event_types(page) == ["open"]
-    assert events(page)[0]["ms"] < 1000
 
 
 @pytest.mark.parametrize("transport", ["websocket", "sse", "longpoll"])
@@ -138,7 +145,9 @@ def test_resume_after_the_connection_is_cut(page: Page, cutter: Proxy, transport
 
 
 def test_upgrade_to_websocket_mid_stream(page: Page, server: str) -> None:
-    remember_sse = "sessionStorage.setItem('realtime:' + location.origin + '/realtime', 'sse');"
+    remember_sse = (
+        "localStorage.setItem('realtime:' + location.origin + '/realtime', 'sse ' + Date.now());"
+    )
     load(page, server, remember_sse)
     assert start(page, upgradeAfter=300) == "sse"
     send(page, "stream 1000 2", "end")

@@ -4,7 +4,8 @@ the transport it ends on, every message once and in order, and the time to first
 
 - privoxy with Debian's defaults tunnels WebSocket (CONNECT) but holds back an event stream
   entirely, headers included, until it ends; refusing CONNECT to ports but 443 as well, it
-  leaves the client nothing but long-polling.
+  leaves the client nothing but long-polling, which races the held stream after `raceAfter`
+  (750 ms): the first message comes in about 0.8-1 s, against 5 s with the open timeout.
 - squid with Debian's rules refuses CONNECT to ports but 443, and Chromium tunnels ``ws://``
   through a forward proxy with CONNECT: WebSocket fails, event streams flow.
 """
@@ -47,10 +48,12 @@ def test_longpoll_through_privoxy_buffering_and_refusing_websocket(
     # The client did try the stream, which privoxy held back; it long-polls through privoxy.
     assert f"Request: 127.0.0.1:{port_of(site)}/realtime/sse?" in log
     assert f"Request: 127.0.0.1:{port_of(site)}/realtime/longpoll?" in log
-    assert outcome.transport == "longpoll"
-    assert "websocket" in outcome.fallbacks
+    assert (outcome.transport, outcome.fallbacks) == ("longpoll", ["websocket", "sse"])
     assert outcome.received == expected()
-    assert outcome.types == ["open"]
+    # The stream's hello leaves privoxy only when the server ends the stream, because the
+    # racing long-poll took the session: when that hello beats the long-poll's, the client
+    # opens on SSE and hands the session to long-polling at once. Never a reconnect.
+    assert outcome.types in (["open"], ["open", "transportchange"])
 
 
 def test_sse_through_squid_refusing_websocket(
