@@ -17,6 +17,7 @@ five seconds, and clients resume all the same, only later.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import uvicorn
 
 from realtime.app import RealtimeApp
+from realtime.observe.redact import RedactTokens
 
 __all__ = ["Server", "find_realtime_apps", "serve"]
 
@@ -83,8 +85,12 @@ def serve(app: Any, **options: Any) -> None:
     Unless given, ``ws_max_size`` is set from the realtime apps' ``max_message_size``, and
     permessage-deflate is off (``ws_per_message_deflate=False``): a small compressed frame
     inflates in full before any size check, so one client could make the server hold
-    hundreds of MiB; realtime's messages are small or already compressed anyway.
+    hundreds of MiB; realtime's messages are small or already compressed anyway. The access
+    log redacts session tokens (:class:`~realtime.observe.redact.RedactTokens`).
     """
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in access.filters):
+        access.addFilter(RedactTokens())
     # An import string is loaded by the server, which looks for the realtime apps then.
     apps = None if isinstance(app, str) else list(find_realtime_apps(app))
     if apps and "ws_max_size" not in options and (limit := ws_max_size(apps)) is not None:

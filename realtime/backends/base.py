@@ -43,7 +43,8 @@ class SessionInfo:
     user: object = None
     """What the authentication hook returned (JSON-serialisable for shared backends)."""
     client: str | None = None
-    """Address of the client that negotiated."""
+    """Who negotiated, as per-address caps count it: the IPv4 address, or the IPv6 /64
+    (:func:`~realtime.server.security.client_key`)."""
     max_queue: int | None = 1024
     """Bound on unacknowledged outgoing messages, and on messages waiting for the handler."""
     max_buffer_bytes: int | None = None

@@ -47,6 +47,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from realtime.observe.redact import RedactTokens, redact
 from realtime.types import TRANSPORT_NAMES, SessionId, TransportName
 
 __all__ = [
@@ -55,10 +56,12 @@ __all__ = [
     "Metrics",
     "Observer",
     "Recorder",
+    "RedactTokens",
     "combine",
     "escape",
     "logfmt",
     "parse_fallback",
+    "redact",
     "user_id",
 ]
 

@@ -30,7 +30,7 @@ from realtime.server.refusals import (
     Refusal,
     origin_refused,
 )
-from realtime.server.security import hash_token, new_session_id, new_token
+from realtime.server.security import client_key, hash_token, new_session_id, new_token
 from realtime.types import SessionId
 
 __all__ = ["Authenticate", "NegotiateEndpoint"]
@@ -90,7 +90,7 @@ class NegotiateEndpoint:
         if isinstance(user, Refusal):
             return user
         client = request.client
-        address = client.host if client else None
+        address = client_key(client.host if client else None)
         refusal = await self._over_limits(address)
         if refusal is not None:
             return refusal

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from collections.abc import Callable, Sequence
 
@@ -20,7 +21,35 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp
 
-__all__ = ["CORS", "OriginPolicy", "hash_token", "new_session_id", "new_token", "token_matches"]
+__all__ = [
+    "CORS",
+    "OriginPolicy",
+    "client_key",
+    "hash_token",
+    "new_session_id",
+    "new_token",
+    "token_matches",
+]
+
+IPV6_PREFIX = 64
+"""Per-address caps count an IPv6 client by its /64: one host commonly holds a whole /64."""
+
+
+def client_key(host: str | None) -> str | None:
+    """What per-address caps count a client by: its IPv4 address (an IPv4-mapped IPv6 one
+    too), the /64 of its IPv6 address (``2001:db8:1:2::/64``), or ``host`` verbatim when it
+    is no IP address (a Unix socket's, a test client's)."""
+    if host is None:
+        return None
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])  # without an IPv6 zone
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
+    return str(address)
 
 
 def new_session_id() -> str:
