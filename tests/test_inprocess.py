@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
 from starlette.routing import Mount
 
 from realtime import RealtimeApp, Session, SessionClosed
@@ -90,3 +91,18 @@ async def test_clients_left_open_are_closed_at_the_end() -> None:
     await clients.aclose()
     assert ended == [1000]
     assert conn.closed
+
+
+async def test_the_app_sees_request_headers_as_asgi_has_them() -> None:
+    """Lower-case names, as from a real server: what the authentication hook reads."""
+
+    async def authenticate(conn: HTTPConnection) -> object:
+        return {"credential": conn.headers.get("authorization")}
+
+    async def whoami(session: Session) -> None:
+        await session.send(str(session.user))
+
+    realtime = RealtimeApp(whoami, authenticate=authenticate)
+    app = Starlette(routes=[Mount("/rt", realtime)], lifespan=realtime.lifespan)
+    async with connect(app, "/rt", headers={"Authorization": "Bearer x"}) as conn:
+        assert await conn.receive() == "{'credential': 'Bearer x'}"

@@ -21,7 +21,7 @@ from realtime.exceptions import BackendError, ProtocolError
 from realtime.protocol.codes import CloseCode
 from realtime.protocol.negotiate import Negotiated, decode_request
 from realtime.server.engine import Engine
-from realtime.server.http import read_body
+from realtime.server.http import is_json, read_body
 from realtime.server.refusals import (
     BACKEND_UNAVAILABLE,
     CLIENT_FULL,
@@ -40,6 +40,11 @@ logger = logging.getLogger("realtime")
 Authenticate = Callable[[HTTPConnection], Awaitable[object]]
 
 MAX_NEGOTIATE_BODY = 4096
+NOT_JSON = Refusal(
+    415,
+    CloseCode.PROTOCOL_ERROR,
+    "negotiate with Content-Type: application/json (the body may be empty)",
+)
 
 
 class NegotiateEndpoint:
@@ -76,6 +81,8 @@ class NegotiateEndpoint:
             return origin_refused(refused)
         if engine.draining:
             return DRAINING
+        if not is_json(request):
+            return NOT_JSON
         body = await read_body(request, MAX_NEGOTIATE_BODY, settings.read_timeout)
         if isinstance(body, Refusal):
             return body

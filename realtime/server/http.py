@@ -11,7 +11,7 @@ from starlette.types import Receive
 from realtime.protocol.codes import CloseCode
 from realtime.server.refusals import Refusal
 
-__all__ = ["TOKEN_HEADER", "query_of", "read_body", "watch_disconnect"]
+__all__ = ["TOKEN_HEADER", "is_json", "query_of", "read_body", "watch_disconnect"]
 
 TOKEN_HEADER = "x-realtime-token"
 """The header that carries a session's token (the ``token`` query parameter may instead)."""
@@ -21,6 +21,15 @@ def query_of(conn: HTTPConnection) -> QueryParams:
     """The request's query, parsed here rather than cached on ``conn``: a WebSocket, an event
     stream or a pending poll keeps its connection object for its whole life."""
     return QueryParams(conn.scope["query_string"])
+
+
+def is_json(request: Request) -> bool:
+    """Whether the request says its body is JSON (``application/json``, any parameters).
+
+    Required of every POST: an HTML form or a cross-site ``fetch`` without a CORS preflight
+    cannot send it, so no POST carries authority from another site's page."""
+    content_type = request.headers.get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
 
 
 async def read_body(request: Request, limit: int, timeout: float | None) -> bytes | Refusal:

@@ -42,8 +42,11 @@ BASE = "http://testserver"
 
 
 def _headers(raw: list[tuple[bytes, bytes]], host: str) -> list[tuple[bytes, bytes]]:
-    names = {name.lower() for name, _ in raw}
-    return raw if b"host" in names else [(b"host", host.encode()), *raw]
+    """The request's headers as ASGI has them: names in lower case, Host first if missing."""
+    lowered = [(name.lower(), value) for name, value in raw]
+    if any(name == b"host" for name, _ in lowered):
+        return lowered
+    return [(b"host", host.encode()), *lowered]
 
 
 class _Body(httpx.AsyncByteStream):

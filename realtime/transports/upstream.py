@@ -22,7 +22,7 @@ from realtime.protocol.batch import decode_batch
 from realtime.protocol.codes import CloseCode
 from realtime.protocol.frames import Close, Pong, encode_ack, encode_frame
 from realtime.server.engine import Engine, refusal_for
-from realtime.server.http import query_of, read_body
+from realtime.server.http import is_json, query_of, read_body
 from realtime.server.refusals import BACKEND_UNAVAILABLE, Refusal
 from realtime.transports.longpoll import batch_response
 from realtime.types import SessionId
@@ -51,8 +51,7 @@ class UpstreamEndpoint:
         found = await engine.find(request, query_of(request))
         if isinstance(found, Refusal):
             return found.response()
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json":
+        if not is_json(request):
             return NOT_JSON.response()
         body = await read_body(request, settings.max_body_size, settings.read_timeout)
         if isinstance(body, Refusal):

@@ -17,7 +17,7 @@ def test_the_buffering_proxy_holds_event_streams(
 ) -> None:
     base = proxies["buffering"] + "/realtime"
     with httpx.Client(timeout=5) as client:
-        session = client.post(f"{base}/negotiate").json()  # plain answers pass
+        session = client.post(f"{base}/negotiate", json={}).json()  # plain answers pass
         held = buffering_proxy.held
         url = f"{base}/sse?sid={session['sid']}&token={session['token']}"
         with client.stream("GET", url, timeout=httpx.Timeout(5, read=1)) as response:

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 async def test_negotiation_offers_every_transport(dashboard: str) -> None:
     async with httpx.AsyncClient(timeout=5) as http:
-        answer = await http.post(f"{dashboard}/realtime/negotiate")
+        answer = await http.post(f"{dashboard}/realtime/negotiate", json={})
     assert answer.status_code == 200
     assert answer.json()["transports"] == ["websocket", "sse", "longpoll"]
 

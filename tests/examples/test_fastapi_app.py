@@ -33,7 +33,7 @@ async def test_negotiation_without_a_known_token_is_refused(
     fastapi_site: str, headers: dict[str, str]
 ) -> None:
     async with httpx.AsyncClient(timeout=5) as http:
-        answer = await http.post(f"{fastapi_site}/realtime/negotiate", headers=headers)
+        answer = await http.post(f"{fastapi_site}/realtime/negotiate", json={}, headers=headers)
         announce = await http.post(
             f"{fastapi_site}/api/announce", json={"text": "hi"}, headers=headers
         )
@@ -44,7 +44,9 @@ async def test_negotiation_without_a_known_token_is_refused(
 
 async def test_the_handler_sees_the_user_and_the_endpoint_publishes(fastapi_site: str) -> None:
     async with httpx.AsyncClient(timeout=5) as http:
-        assert (await http.post(f"{fastapi_site}/realtime/negotiate", headers=ALICE)).is_success
+        assert (
+            await http.post(f"{fastapi_site}/realtime/negotiate", json={}, headers=ALICE)
+        ).is_success
         url = f"{fastapi_site}/realtime"
         async with realtime.client.connect(url, headers=ALICE) as alice:
             assert await next_message(alice) == {"type": "welcome", "user": "alice"}

@@ -64,7 +64,7 @@ def test_legacy(page: Page, legacy: str, tmp_path: Path) -> None:
     # Another client (plain HTTP here) says something with a carriage return: the page gets
     # it JSON-escaped on the event stream and shows it decoded.
     with httpx.Client(base_url=f"{legacy}/realtime", timeout=5) as http:
-        session = http.post("/negotiate").json()
+        session = http.post("/negotiate", json={}).json()
         sid, token = session["sid"], session["token"]
         assert http.get(f"/longpoll?sid={sid}&token={token}&last=0&open=1").is_success
         frames = ["d1:line one\r\nline two", "c1000:"]

@@ -45,5 +45,5 @@ class RawSession:
 
 
 async def negotiate(http: httpx.AsyncClient, base: str) -> RawSession:
-    answer = (await http.post(f"{base}/negotiate")).json()
+    answer = (await http.post(f"{base}/negotiate", json={})).json()
     return RawSession(base, answer["sid"], answer["token"])

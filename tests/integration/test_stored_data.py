@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
 async def headers_of(http: httpx.AsyncClient, base: str, headers: dict[str, str]) -> object:
-    answer = await http.post(f"{base}/negotiate", headers=headers)
+    answer = await http.post(f"{base}/negotiate", json={}, headers=headers)
     assert answer.status_code == 200, answer.text
     fields = answer.json()
     url = f"{base}/longpoll?sid={fields['sid']}&token={fields['token']}"
@@ -53,11 +53,13 @@ async def test_credentials_and_unnamed_headers_are_not_kept(
 
 async def test_request_data_over_its_cap_is_refused_with_431(server: str) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
-        refused = await http.post(f"{server}/commands/negotiate?pad={'x' * 5000}")
+        refused = await http.post(f"{server}/commands/negotiate?pad={'x' * 5000}", json={})
         assert (refused.status_code, refused.json()["code"]) == (431, 1009)
         assert "max_stored_bytes" in refused.json()["error"]
         # A large header the app does not keep costs the session nothing.
-        big = await http.post(f"{server}/commands/negotiate", headers={"x-big": "y" * 10_000})
+        big = await http.post(
+            f"{server}/commands/negotiate", json={}, headers={"x-big": "y" * 10_000}
+        )
         assert big.status_code == 200
 
 

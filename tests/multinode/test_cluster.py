@@ -238,6 +238,8 @@ async def test_redis_restarting_empty_resets_sessions_and_service_recovers(
         assert resets == [4000] * len(connections)  # each client was told, once
         async with httpx.AsyncClient(timeout=10) as http:
             for index in range(3):  # every node serves again
-                assert (await http.post(f"{running.direct(index)}/rt/negotiate")).status_code == 200
+                assert (
+                    await http.post(f"{running.direct(index)}/rt/negotiate", json={})
+                ).status_code == 200
     finally:
         await asyncio.gather(*(conn.close() for conn in connections), return_exceptions=True)

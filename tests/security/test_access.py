@@ -20,6 +20,7 @@ from tests.integration.rawclient import RawSession, negotiate
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 FOREIGN = "https://evil.example"
+JSON_TYPE = {"content-type": "application/json"}
 
 
 def host_of(server: str) -> str:
@@ -32,12 +33,12 @@ def host_of(server: str) -> str:
 async def test_negotiation_is_same_origin_by_default(server: str) -> None:
     async with httpx.AsyncClient() as http:
         url = f"{server}/open/negotiate"
-        assert (await http.post(url)).status_code == 200  # no Origin: not a browser
-        assert (await http.post(url, headers={"origin": server})).status_code == 200
-        refused = await http.post(url, headers={"origin": FOREIGN})
+        assert (await http.post(url, json={})).status_code == 200  # no Origin: not a browser
+        assert (await http.post(url, json={}, headers={"origin": server})).status_code == 200
+        refused = await http.post(url, json={}, headers={"origin": FOREIGN})
         assert (refused.status_code, refused.json()["code"]) == (403, 1008)
         # Only the host and port count: another port is another origin.
-        other_port = await http.post(url, headers={"origin": "http://127.0.0.1:1"})
+        other_port = await http.post(url, json={}, headers={"origin": "http://127.0.0.1:1"})
         assert other_port.status_code == 403
 
 
@@ -76,15 +77,17 @@ async def test_an_allowlist_and_a_predicate(server: str) -> None:
     async with httpx.AsyncClient() as http:
         allow = f"{server}/allowlist/negotiate"
         assert (
-            await http.post(allow, headers={"origin": "https://trusted.example"})
+            await http.post(allow, json={}, headers={"origin": "https://trusted.example"})
         ).status_code == 200
-        assert (await http.post(allow, headers={"origin": server})).status_code == 200  # its own
-        assert (await http.post(allow, headers={"origin": FOREIGN})).status_code == 403
+        assert (
+            await http.post(allow, json={}, headers={"origin": server})
+        ).status_code == 200  # its own
+        assert (await http.post(allow, json={}, headers={"origin": FOREIGN})).status_code == 403
         predicate = f"{server}/predicate/negotiate"
         assert (
-            await http.post(predicate, headers={"origin": "https://a.example.org"})
+            await http.post(predicate, json={}, headers={"origin": "https://a.example.org"})
         ).status_code == 200
-        assert (await http.post(predicate, headers={"origin": FOREIGN})).status_code == 403
+        assert (await http.post(predicate, json={}, headers={"origin": FOREIGN})).status_code == 403
 
 
 # -- CORS --------------------------------------------------------------------------------
@@ -116,7 +119,7 @@ async def test_cors_answers_allowed_origins_only(server: str) -> None:
         denied = await http.options(url, headers={"origin": FOREIGN, **preflight})
         assert denied.status_code == 400
         assert "access-control-allow-origin" not in denied.headers
-        simple = await http.post(url, headers={"origin": "https://trusted.example"})
+        simple = await http.post(url, json={}, headers={"origin": "https://trusted.example"})
         assert simple.headers["access-control-allow-origin"] == "https://trusted.example"
         assert simple.headers["vary"] == "Origin"
 
@@ -127,9 +130,9 @@ async def test_cors_answers_allowed_origins_only(server: str) -> None:
 async def test_the_authentication_hook_decides_and_its_user_is_on_the_session(server: str) -> None:
     async with httpx.AsyncClient() as http:
         url = f"{server}/auth/negotiate"
-        anonymous = await http.post(url)
+        anonymous = await http.post(url, json={})
         assert (anonymous.status_code, anonymous.json()["code"]) == (401, 4007)
-        banned = await http.post(url, headers={"authorization": "Bearer banned"})
+        banned = await http.post(url, json={}, headers={"authorization": "Bearer banned"})
         assert (banned.status_code, banned.json()) == (403, {"error": "banned", "code": 4007})
     headers = {"authorization": "Bearer ada-token"}
     async with realtime.client.connect(f"{server}/auth", headers=headers) as conn:
@@ -201,6 +204,24 @@ async def test_posts_need_the_json_content_type(server: str, content_type: str |
         assert (response.status_code, response.json()["code"]) == (415, 1002)
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
+async def test_negotiation_needs_the_json_content_type(
+    server: str, content_type: str | None
+) -> None:
+    """A simple cross-site POST (no preflight) cannot open a session and read its token."""
+    async with httpx.AsyncClient() as http:
+        headers = {"content-type": content_type} if content_type else {}
+        refused = await http.post(f"{server}/open/negotiate", headers=headers, content=b'{"v":1}')
+        assert (refused.status_code, refused.json()["code"]) == (415, 1002)
+        assert "token" not in refused.json()
+        empty = await http.post(f"{server}/open/negotiate", headers=JSON_TYPE)
+        assert empty.status_code == 200, "the body may be empty"
+        charset = {"content-type": "application/json; charset=utf-8"}
+        assert (await http.post(f"{server}/open/negotiate", headers=charset)).status_code == 200
+
+
 async def test_cookies_alone_grant_nothing(server: str) -> None:
     async with httpx.AsyncClient() as http:
         session = await negotiate(http, f"{server}/open")
@@ -228,15 +249,23 @@ async def test_any_origin_never_comes_with_credentials(server: str) -> None:
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == FOREIGN
         assert "access-control-allow-credentials" not in preflight.headers
-        simple = await http.post(url, headers={"origin": FOREIGN, "cookie": "session=victim"})
-        assert simple.status_code == 200
-        assert "access-control-allow-credentials" not in simple.headers
+        cookie = {"origin": FOREIGN, "cookie": "session=victim"}
+        after_preflight = await http.post(url, json={}, headers=cookie)
+        assert after_preflight.status_code == 200
+        assert "access-control-allow-credentials" not in after_preflight.headers
+        # A simple POST (no preflight: not JSON) is refused outright.
+        simple = await http.post(
+            url, content=b"{}", headers={**cookie, "content-type": "text/plain"}
+        )
+        assert (simple.status_code, "token" in simple.json()) == (415, False)
 
 
 async def test_the_null_origin_is_never_allowed(server: str) -> None:
     async with httpx.AsyncClient() as http:
         for mount in ("any", "allowlist", "open"):
-            refused = await http.post(f"{server}/{mount}/negotiate", headers={"origin": "null"})
+            refused = await http.post(
+                f"{server}/{mount}/negotiate", json={}, headers={"origin": "null"}
+            )
             assert (refused.status_code, refused.json()["code"]) == (403, 1008), mount
 
 
@@ -249,9 +278,9 @@ async def test_an_origin_must_match_in_scheme_and_port_too(server: str) -> None:
     host = server.removeprefix("http://")
     async with httpx.AsyncClient() as http:
         url = f"{server}/open/negotiate"
-        assert (await http.post(url, headers={"origin": server})).status_code == 200
+        assert (await http.post(url, json={}, headers={"origin": server})).status_code == 200
         for origin in (f"https://{host}", "http://127.0.0.1:1", f"chrome-extension://{host}"):
-            refused = await http.post(url, headers={"origin": origin})
+            refused = await http.post(url, json={}, headers={"origin": origin})
             assert (refused.status_code, refused.json()["code"]) == (403, 1008), origin
 
 
@@ -261,11 +290,13 @@ async def test_dns_rebinding_is_refused_once_public_origins_are_set(server: str)
     port = server.rsplit(":", 1)[1]
     rebound = {"host": f"evil.example:{port}", "origin": f"http://evil.example:{port}"}
     async with httpx.AsyncClient() as http:
-        assert (await http.post(f"{server}/open/negotiate", headers=rebound)).status_code == 200
-        refused = await http.post(f"{server}/public/negotiate", headers=rebound)
+        assert (
+            await http.post(f"{server}/open/negotiate", json={}, headers=rebound)
+        ).status_code == 200
+        refused = await http.post(f"{server}/public/negotiate", json={}, headers=rebound)
         assert refused.status_code == 403
         behind_a_proxy = {"host": "10.0.0.5:8000", "origin": "https://app.example"}
-        allowed = await http.post(f"{server}/public/negotiate", headers=behind_a_proxy)
+        allowed = await http.post(f"{server}/public/negotiate", json={}, headers=behind_a_proxy)
         assert allowed.status_code == 200  # whatever Host a proxy sends
 
 

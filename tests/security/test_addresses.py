@@ -52,7 +52,7 @@ def test_client_key(host: str | None, key: str | None) -> None:
 async def negotiate_from(app: Starlette, host: str) -> int:
     transport = httpx.ASGITransport(app, client=(host, 40000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        return (await http.post("/rt/negotiate")).status_code
+        return (await http.post("/rt/negotiate", json={})).status_code
 
 
 async def test_the_per_client_cap_counts_an_ipv6_slash_64_once() -> None:
@@ -117,7 +117,7 @@ def test_serve_keeps_tokens_out_of_the_access_log() -> None:
         wait_for_port(port)
         base = f"http://127.0.0.1:{port}/rt"
         with httpx.Client() as http:
-            session = http.post(f"{base}/negotiate").json()
+            session = http.post(f"{base}/negotiate", json={}).json()
             url = f"{base}/longpoll?sid={session['sid']}&token={session['token']}&last=0&open=1"
             assert http.get(url).status_code == 200
         time.sleep(0.2)  # the access log line is written after the response

@@ -51,7 +51,7 @@ bodies = st.one_of(
 
 
 def new_session(http: httpx.Client, base: str) -> tuple[str, str]:
-    answer = http.post(f"{base}/negotiate").json()
+    answer = http.post(f"{base}/negotiate", json={}).json()
     return answer["sid"], answer["token"]
 
 

@@ -23,6 +23,7 @@ from tests.security.app import build_app
 from tests.servers import die_with_parent, free_port, uvicorn_server, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
+JSON = {"content-type": "application/json"}
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -37,8 +38,8 @@ async def test_sessions_in_all_are_limited() -> None:
     for base in limited(max_sessions=3, max_sessions_per_client=None):
         async with httpx.AsyncClient() as http:
             for _ in range(3):
-                assert (await http.post(f"{base}/negotiate")).status_code == 200
-            full = await http.post(f"{base}/negotiate")
+                assert (await http.post(f"{base}/negotiate", json={})).status_code == 200
+            full = await http.post(f"{base}/negotiate", json={})
             assert (full.status_code, full.json()["code"]) == (503, 1013)
 
 
@@ -46,8 +47,8 @@ async def test_sessions_per_client_address_are_limited() -> None:
     for base in limited(max_sessions_per_client=2):
         async with httpx.AsyncClient() as http:
             for _ in range(2):
-                assert (await http.post(f"{base}/negotiate")).status_code == 200
-            full = await http.post(f"{base}/negotiate")
+                assert (await http.post(f"{base}/negotiate", json={})).status_code == 200
+            full = await http.post(f"{base}/negotiate", json={})
             assert (full.status_code, full.json()["code"]) == (429, 1013)
 
 
@@ -138,7 +139,7 @@ async def test_one_pending_long_poll_per_session(server: str) -> None:
 async def test_the_negotiation_body_is_bounded(server: str) -> None:
     async with httpx.AsyncClient() as http:
         body = json.dumps({"v": 1, "transports": ["websocket"] * 2000}).encode()
-        response = await http.post(f"{server}/open/negotiate", content=body)
+        response = await http.post(f"{server}/open/negotiate", content=body, headers=JSON)
         assert (response.status_code, response.json()["code"]) == (413, 1009)
 
 
@@ -172,7 +173,7 @@ def test_serve_turns_permessage_deflate_off() -> None:
     )
     try:
         wait_for_port(port)
-        negotiated = httpx.post(f"http://127.0.0.1:{port}/open/negotiate").json()
+        negotiated = httpx.post(f"http://127.0.0.1:{port}/open/negotiate", json={}).json()
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             key = base64.b64encode(os.urandom(16)).decode()
             sock.sendall(
