@@ -317,6 +317,12 @@ class MemoryBackend:
             entry = self._sessions[session_id]
             if self._push_nowait(entry, data, size):
                 queued += 1
+        if queued:
+            # Let the connections just woken write this message before the publisher queues
+            # the next: a burst then reaches everyone message by message, not all at once
+            # after the whole of it is queued. Never a wait on a connection: one turn of
+            # the loop, whatever the connections do in it.
+            await asyncio.sleep(0)
         return queued
 
     async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
