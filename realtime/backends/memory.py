@@ -32,7 +32,16 @@ _NEVER, _RUNNING, _FINISHED, _RESTARTABLE = range(4)
 
 
 class _Entry:
-    __slots__ = ("closed_at", "handler", "inbox_signal", "info", "listener", "room_signal", "state")
+    __slots__ = (
+        "ack_owed",
+        "closed_at",
+        "handler",
+        "inbox_signal",
+        "info",
+        "listener",
+        "room_signal",
+        "state",
+    )
 
     def __init__(self, info: SessionInfo, now: float) -> None:
         self.info = info
@@ -48,6 +57,13 @@ class _Entry:
         self.room_signal = Signal()  # senders wait here for room in the replay buffer
         self.handler = _NEVER
         self.closed_at: float | None = None  # when the reaper first saw the session closed
+        self.ack_owed = False  # the handler took messages that no wake of the listener told
+
+    def wake(self) -> None:
+        """Tell the connection of news; that includes any ack owed."""
+        self.ack_owed = False
+        if self.listener is not None:
+            self.listener.wake()
 
     def closed_error(self) -> SessionClosed:
         code = self.state.close_code
@@ -71,6 +87,11 @@ async def _wait_for(condition: Callable[[], bool], signal: Signal, timeout: floa
             return False
         await signal.wait(remaining)
     return True
+
+
+def _tell_ack(entry: _Entry) -> None:
+    if entry.ack_owed:
+        entry.wake()
 
 
 class MemoryBackend:
@@ -190,8 +211,7 @@ class MemoryBackend:
         entry.state.rooms.clear()
         entry.inbox_signal.notify()
         entry.room_signal.notify()
-        if entry.listener is not None:
-            entry.listener.wake()
+        entry.wake()
         return True
 
     async def expire(self, now: float, ttl: float) -> list[SessionId]:
@@ -228,8 +248,7 @@ class MemoryBackend:
         if state.closed:
             raise entry.closed_error()
         seq = state.push(data, size)
-        if entry.listener is not None:
-            entry.listener.wake()
+        entry.wake()
         return seq
 
     async def pending(
@@ -267,8 +286,11 @@ class MemoryBackend:
         while True:
             data = state.take()
             if data is not None:
-                if entry.listener is not None:
-                    entry.listener.wake()  # an ack is owed
+                if not entry.ack_owed:
+                    # An ack is owed: told once this turn of the loop is over, unless a reply
+                    # (a send, as most handlers make at once) tells it first.
+                    entry.ack_owed = True
+                    asyncio.get_running_loop().call_soon(_tell_ack, entry)
                 return data
             if state.closed:
                 raise entry.closed_error()
@@ -337,6 +359,5 @@ class MemoryBackend:
             self._close(entry, CloseCode.BUFFER_OVERFLOW, "too many unacknowledged messages")
             return False
         state.push(data, size)
-        if entry.listener is not None:
-            entry.listener.wake()
+        entry.wake()
         return True
