@@ -18,6 +18,7 @@ The streaming loop lives in :mod:`realtime.server.pump`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
 
@@ -84,6 +85,11 @@ close when the session is over; the refusal of bad input (the session is closed 
 or nothing to do."""
 
 
+_PROCESS = secrets.token_hex(4)
+_numbers = itertools.count()
+"""Connection ids: this process's random prefix, then a counter (no system call per poll)."""
+
+
 class Channel:
     """One transport connection attached to a session: the backend's ``Listener``.
 
@@ -92,10 +98,10 @@ class Channel:
     ``pump``, while parked, writes the news at once instead (:meth:`wake`).
     """
 
-    __slots__ = ("ended", "event", "hello", "id", "pump", "session_id", "transport")
+    __slots__ = ("ended", "event", "hello", "id", "poller", "pump", "session_id", "transport")
 
     def __init__(self, session_id: SessionId, transport: TransportName) -> None:
-        self.id = secrets.token_hex(8)
+        self.id = f"{_PROCESS}{next(_numbers):x}"
         self.session_id = session_id
         self.transport: TransportName = transport
         self.event = Flag()
@@ -103,18 +109,26 @@ class Channel:
         self.hello = Hello(0)
         """The first frame of the connection: where the client resumes sending."""
         self.pump: Pump | None = None
+        self.poller: asyncio.Task[object] | None = None
+        """The task of a long-poll waiting for news: news cancels its wait (once)."""
 
     def wake(self) -> None:
         pump = self.pump
         if pump is not None and pump.parked:
             pump.write_now()
         else:
-            self.event.set()
+            self._news()
 
     def disconnect(self, code: int, reason: str) -> None:
         if self.ended is None:
             self.ended = (code, reason)
+        self._news()
+
+    def _news(self) -> None:
         self.event.set()
+        poller, self.poller = self.poller, None
+        if poller is not None:
+            poller.cancel()
 
 
 def refusal_for(error: Exception | Violation) -> Refusal:
