@@ -164,6 +164,11 @@ class ConnectionProtocol:
             return None
         return self.last_received + self.ping_interval + self.ping_timeout
 
+    @property
+    def owes(self) -> bool:
+        """Whether an ack or a pong is owed: a deadline that may come before the others."""
+        return self._ack_since is not None or self._pong_owed
+
     def due(self, now: float) -> list[Frame]:
         """Control frames to send now: an ack, a pong, or (server side) a heartbeat ping."""
         frames: list[Frame] = []

@@ -223,6 +223,8 @@ class Pump:
         self._event.set()
 
     def _arm_alarm(self) -> None:
+        if self._alarm is not None and not self.proto.owes:
+            return  # the other deadlines only move later than the one the alarm is set for
         deadline = self.proto.next_deadline()
         if deadline is not None and (self._alarm is None or deadline < self._alarm_at):
             if self._alarm is not None:
