@@ -333,17 +333,22 @@ class MemoryBackend:
         if not members:
             return 0
         queued = 0
+        waiting = False  # a connection's task has this message to write
         for session_id in list(members):
             if session_id == exclude:
                 continue
             entry = self._sessions[session_id]
             if self._push_nowait(entry, data, size):
                 queued += 1
-        if queued:
-            # Let the connections just woken write this message before the publisher queues
-            # the next: a burst then reaches everyone message by message, not all at once
-            # after the whole of it is queued. Never a wait on a connection: one turn of
-            # the loop, whatever the connections do in it.
+                listener = entry.listener
+                if listener is not None and getattr(listener, "busy", True):
+                    waiting = True
+        if waiting:
+            # Let those tasks write this message before the publisher queues the next: a
+            # burst reaches everyone message by message, not all at once after the whole of
+            # it is queued. Never a wait on a connection: one turn of the loop, whatever the
+            # connections do in it. (A connection that wrote the message inline, in this
+            # call, is not busy: then nothing waits, and a burst costs no turn of the loop.)
             await asyncio.sleep(0)
         return queued
 
@@ -355,9 +360,10 @@ class MemoryBackend:
         state = entry.state
         if state.closed:
             return False
-        if not state.has_room(size):
+        try:
+            state.push(data, size)
+        except BufferFull:
             self._close(entry, CloseCode.BUFFER_OVERFLOW, "too many unacknowledged messages")
             return False
-        state.push(data, size)
         entry.wake()
         return True

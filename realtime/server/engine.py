@@ -119,6 +119,11 @@ class Channel:
         else:
             self._news()
 
+    @property
+    def busy(self) -> bool:
+        """Whether the connection's own task has news to act on (a publisher lets it run)."""
+        return self.event.is_set()
+
     def disconnect(self, code: int, reason: str) -> None:
         if self.ended is None:
             self.ended = (code, reason)

@@ -275,7 +275,7 @@ class Pump:
             return _END
         now = self._loop.time()
         proto.delivered(pending.ack, now)
-        control = proto.due(now)
+        control = proto.due(now) if proto.owes or proto.ping_due(now) else None
         messages = pending.messages
         if control or messages:
             self._writing_since = now
@@ -287,7 +287,7 @@ class Pump:
                 await writer.write_messages(messages)
                 self.cursor = messages[-1][0]
             self._writing_since = None
-            proto.sent(len(control) + len(messages), now)
+            proto.sent(len(control or ()) + len(messages), now)
         if pending.close is not None:
             if inline:
                 return _PUMP
