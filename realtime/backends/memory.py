@@ -27,6 +27,10 @@ from realtime.wakeup import Signal
 __all__ = ["MemoryBackend"]
 
 
+PUBLISH_SLICE = 0.005
+"""Seconds a burst of publishes may hold the event loop (when every connection takes each
+message inline) before a publish lets it turn."""
+
 _NEVER, _RUNNING, _FINISHED, _RESTARTABLE = range(4)
 """The handler's states: never claimed, running, returned or raised, released unfinished."""
 
@@ -102,6 +106,7 @@ class MemoryBackend:
         self._rooms: dict[str, set[SessionId]] = {}
         self._clients: Counter[str | None] = Counter()  # sessions by negotiating address
         self._on_transport: Callable[[SessionId, TransportName], None] | None = None
+        self._slice_end = 0.0  # when a publish must next let the event loop turn
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -343,13 +348,16 @@ class MemoryBackend:
                 listener = entry.listener
                 if listener is not None and getattr(listener, "busy", True):
                     waiting = True
-        if waiting:
+        loop = asyncio.get_running_loop()
+        if waiting or loop.time() >= self._slice_end:
             # Let those tasks write this message before the publisher queues the next: a
             # burst reaches everyone message by message, not all at once after the whole of
             # it is queued. Never a wait on a connection: one turn of the loop, whatever the
-            # connections do in it. (A connection that wrote the message inline, in this
-            # call, is not busy: then nothing waits, and a burst costs no turn of the loop.)
+            # connections do in it. A connection that wrote the message inline, in this
+            # call, is not busy; when none is, a burst yields only every PUBLISH_SLICE
+            # seconds, so that the rest of the process (readers, heartbeats) still runs.
             await asyncio.sleep(0)
+            self._slice_end = loop.time() + PUBLISH_SLICE
         return queued
 
     async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
