@@ -172,6 +172,9 @@ def _title(scenario: Scenario, settings: dict[str, Any]) -> str:
     if scenario.key.startswith("fanout_"):
         sessions = settings["fanout_sessions"][scenario.transport or ""]
         return f"{scenario.title}: {sessions} sessions × {settings['broadcasts']} broadcasts"
+    if scenario.key.startswith("burst_"):
+        sessions = settings["burst_sessions"][scenario.transport or ""]
+        return f"{scenario.title}: {sessions} sessions × {settings['burst_broadcasts']} at once"
     if scenario.key.startswith("idle_"):
         return f"{scenario.title}: {settings['idle_sessions']} sessions"
     if scenario.key == "echo_ws":
@@ -517,6 +520,15 @@ def _doc(document: dict[str, Any], results: Path) -> str:
         "delivery. realtime publishes with `await rt.hub.publish(room, payload)`; raw loops "
         "`await ws.send_text()` over its WebSockets and puts into per-client queues for SSE "
         "(sse-starlette) and long-polls; python-socketio calls `await sio.emit(..., room=...)`.",
+        f"- **Burst fan-out.** {s['burst_sessions']['websocket']} WebSocket or "
+        f"{s['burst_sessions']['sse']} SSE sessions, all in one room; after the fan-out's "
+        f"warm-up, one `POST /bench/burst` has the server publish {s['burst_broadcasts']} "
+        "broadcasts back to back in one loop, nothing outstanding-limited. Each carries the "
+        "server's `time.perf_counter()` at its publication (CLOCK_MONOTONIC, shared with the "
+        "load generator), so a system that queues the whole burst before writing shows it in "
+        "its latency. Deliveries per second (sessions × broadcasts / time from the request to "
+        "the last delivery), delivery latency, HTTP requests and CPU per delivery as in the "
+        "fan-out.",
         f"- **Idle memory.** With {s['idle_warmup_sessions']} sessions open (warm code paths), "
         f"the server's VmRSS is read after {s['settle']:g} s; then {s['idle_sessions']} more "
         f"sessions are opened and left idle (WebSocket open, event stream open, long-poll "

@@ -19,6 +19,9 @@ class Settings:
     # outstanding (not yet delivered to every session) at a time.
     fanout_sessions: dict[str, int]
     broadcasts: int
+    # Burst: sessions per transport, and the broadcasts the server publishes in one loop.
+    burst_sessions: dict[str, int]
+    burst_broadcasts: int
     # Idle memory: sessions per transport, and the pause before reading VmRSS.
     idle_sessions: int
     settle: float
@@ -61,6 +64,8 @@ FULL = Settings(
     echo_seconds=3.0,
     fanout_sessions={"websocket": 500, "sse": 500, "longpoll": 200},
     broadcasts=200,
+    burst_sessions={"websocket": 500, "sse": 500},
+    burst_broadcasts=200,
     idle_sessions=1000,
     settle=3.0,
     ttfm_iterations=5,
@@ -75,6 +80,8 @@ QUICK = Settings(
     echo_seconds=1.0,
     fanout_sessions={"websocket": 100, "sse": 100, "longpoll": 50},
     broadcasts=50,
+    burst_sessions={"websocket": 100, "sse": 100},
+    burst_broadcasts=50,
     idle_sessions=200,
     settle=1.0,
     ttfm_iterations=3,

@@ -9,7 +9,7 @@ import pytest
 from realtime import RealtimeApp, Session
 from realtime.backends.base import SessionInfo
 from realtime.protocol.connection import ConnectionProtocol
-from realtime.protocol.frames import Close, Frame, Reconnect
+from realtime.protocol.frames import Ack, Close, Frame, Reconnect
 from realtime.server.engine import Channel
 from realtime.types import SessionId
 
@@ -62,3 +62,140 @@ async def test_skips_what_the_client_acknowledged_through_another_connection() -
     await asyncio.wait_for(task, 5)
     assert writer.messages == [(4, "m4"), (5, "m5")]
     assert writer.ended == Close(1000, "done")
+
+
+class Stalled(Recorder):
+    """A connection that stops taking data: its first write waits until ``resume`` is set,
+    as an ASGI ``send`` waits on a socket whose buffer is full."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resume = asyncio.Event()
+        self.waiting = False
+
+    async def write_messages(self, messages: list[tuple[int, str | bytes]]) -> None:
+        if not self.resume.is_set():
+            self.waiting = True
+            await self.resume.wait()
+        await super().write_messages(messages)
+
+
+class Publishes(Recorder):
+    """Notes, for each message written, how many publishes had returned by then."""
+
+    def __init__(self, published: list[int]) -> None:
+        super().__init__()
+        self.published = published
+        self.seen_after: list[int] = []
+
+    async def write_messages(self, messages: list[tuple[int, str | bytes]]) -> None:
+        self.seen_after += [self.published[0]] * len(messages)
+        await super().write_messages(messages)
+
+
+async def attached_pumps(
+    app: RealtimeApp, writers: list[Recorder], room: str
+) -> list[asyncio.Task[None]]:
+    """A session per writer, in ``room``, each with a streaming connection pumping into it."""
+    backend, tasks = app.backend, []
+    now = asyncio.get_running_loop().time()
+    for i, writer in enumerate(writers):
+        session_id = SessionId(f"s{i}")
+        await backend.create(SessionInfo(id=session_id, token_hash="0" * 64, created=0.0), 0.0)
+        await backend.join(session_id, room)
+        channel = Channel(session_id, "websocket")
+        await backend.attach(session_id, channel, "websocket", 0, 0.0)
+        proto = ConnectionProtocol(is_server=True, now=now)
+        tasks.append(asyncio.create_task(app.engine.pump(channel, proto, 0, writer)))
+    await asyncio.sleep(0)  # each pump looks once, finds nothing, and parks
+    return tasks
+
+
+async def wait_for(writer: Recorder, count: int) -> None:
+    async with asyncio.timeout(5):
+        while len(writer.messages) < count:
+            writer.changed.clear()
+            await writer.changed.wait()
+
+
+async def test_a_burst_reaches_every_connection_message_by_message() -> None:
+    app = RealtimeApp(handler, ping_interval=None)
+    published = [0]
+    writers = [Publishes(published) for _ in range(20)]
+    pumps = await attached_pumps(app, list(writers), "room")
+    burst = [f"m{i}" for i in range(1, 51)]
+    for message in burst:  # back to back: nothing else awaited in between
+        assert await app.hub.publish("room", message) == len(writers)
+        published[0] += 1
+    for writer in writers:
+        await wait_for(writer, len(burst))
+        assert writer.messages == list(enumerate(burst, 1))
+        # Message n was written before publish n returned: the first reached everyone
+        # before the rest of the burst was queued, and so did each one after it.
+        assert writer.seen_after == list(range(len(burst)))
+    for task in pumps:
+        task.cancel()
+    await asyncio.gather(*pumps, return_exceptions=True)
+
+
+async def test_a_publisher_goes_on_past_a_connection_that_stopped_reading() -> None:
+    app = RealtimeApp(handler, ping_interval=None)
+    stalled, others = Stalled(), [Recorder() for _ in range(3)]
+    pumps = await attached_pumps(app, [stalled, *others], "room")
+    burst = [f"m{i}" for i in range(1, 101)]
+    async with asyncio.timeout(5):  # the publisher never waits for the stalled connection
+        for message in burst:
+            assert await app.hub.publish("room", message) == 4
+    assert stalled.waiting and stalled.messages == []
+    for writer in others:
+        await wait_for(writer, len(burst))
+        assert writer.messages == list(enumerate(burst, 1))
+    # The connection takes data again: its own task finishes the write that waited, then
+    # writes the rest, in order, each message once.
+    stalled.resume.set()
+    await wait_for(stalled, len(burst))
+    assert stalled.messages == list(enumerate(burst, 1))
+    for task in pumps:
+        task.cancel()
+    await asyncio.gather(*pumps, return_exceptions=True)
+
+
+async def test_a_write_that_waits_past_send_timeout_ends_the_connection() -> None:
+    app = RealtimeApp(handler, ping_interval=None, send_timeout=0.2)
+    stalled = Stalled()
+    (pump,) = await attached_pumps(app, [stalled], "room")
+    assert await app.hub.publish("room", "m1") == 1
+    assert stalled.waiting
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pump, 5)
+    assert stalled.messages == []
+
+
+async def test_a_burst_answers_a_waiting_poll_with_its_first_message() -> None:
+    app = RealtimeApp(handler, ping_interval=None)
+    backend = app.backend
+    session_id = SessionId("p")
+    await backend.create(SessionInfo(id=session_id, token_hash="0" * 64, created=0.0), 0.0)
+    await backend.join(session_id, "room")
+    channel = Channel(session_id, "longpoll")
+    await backend.attach(session_id, channel, "longpoll", 0, 0.0)
+    poll = asyncio.create_task(app.engine.poll(channel, 0, False, channel.event.wait))
+    await asyncio.sleep(0)  # the poll finds nothing queued and waits
+    for i in range(1, 11):
+        await app.hub.publish("room", f"m{i}")
+    assert await asyncio.wait_for(poll, 5) == ["d1:m1"]
+
+
+async def test_a_message_taken_without_a_reply_is_acknowledged() -> None:
+    app = RealtimeApp(handler, ping_interval=None)
+    writer = Recorder()
+    (pump,) = await attached_pumps(app, [writer], "room")
+    session_id = SessionId("s0")
+    await app.backend.deliver(session_id, 1, "hello", 5, 0.0)
+    assert await app.backend.receive(session_id) == "hello"  # and no reply
+    async with asyncio.timeout(5):
+        while Ack(1) not in writer.control:
+            await asyncio.sleep(0.01)
+    assert writer.messages == []
+    pump.cancel()
+    await asyncio.gather(pump, return_exceptions=True)

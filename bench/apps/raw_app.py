@@ -20,6 +20,8 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bench.apps.burst import burst_payloads
+
 POLL_TIMEOUT = 20.0
 
 
@@ -91,7 +93,17 @@ async def send(request: Request) -> PlainTextResponse:
 
 
 async def broadcast(request: Request) -> PlainTextResponse:
-    message = (await request.body()).decode()
+    return PlainTextResponse(str(await _broadcast((await request.body()).decode())))
+
+
+async def burst(request: Request) -> PlainTextResponse:
+    queued = 0
+    for message in burst_payloads(await request.body()):
+        queued += await _broadcast(message)
+    return PlainTextResponse(str(queued))
+
+
+async def _broadcast(message: str) -> int:
     queued = 0
     for websocket in list(open_websockets):
         try:
@@ -103,7 +115,7 @@ async def broadcast(request: Request) -> PlainTextResponse:
         queue.put_nowait(message)
     for client in poll_queues.values():
         client.put(message)
-    return PlainTextResponse(str(queued + len(sse_queues) + len(poll_queues)))
+    return queued + len(sse_queues) + len(poll_queues)
 
 
 async def count(request: Request) -> PlainTextResponse:
@@ -117,6 +129,7 @@ app = Starlette(
         Route("/lp", lp_endpoint),
         Route("/send", send, methods=["POST"]),
         Route("/bench/broadcast", broadcast, methods=["POST"]),
+        Route("/bench/burst", burst, methods=["POST"]),
         Route("/bench/count", count),
     ]
 )

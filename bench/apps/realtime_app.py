@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bench.apps.burst import burst_payloads
 from realtime import RealtimeApp, Session
 from realtime.backends import Backend
 
@@ -67,6 +68,12 @@ def create_app(backend: Backend | None = None) -> Starlette:
         queued = await rt.hub.publish(ROOM, (await request.body()).decode())
         return PlainTextResponse(str(queued))
 
+    async def burst(request: Request) -> PlainTextResponse:
+        publish, queued = rt.hub.publish, 0
+        for message in burst_payloads(await request.body()):
+            queued += await publish(ROOM, message)
+        return PlainTextResponse(str(queued))
+
     async def count(request: Request) -> PlainTextResponse:
         return PlainTextResponse(str(len(await rt.hub.members(ROOM))))
 
@@ -77,6 +84,7 @@ def create_app(backend: Backend | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/bench/broadcast", broadcast, methods=["POST"]),
+            Route("/bench/burst", burst, methods=["POST"]),
             Route("/bench/count", count),
             Route("/bench/node", node),
             Mount(MOUNT, in_flight),

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from bench.apps.burst import burst_payloads
+
 ROOM = "bench"
 
 sio = socketio.AsyncServer(async_mode="asgi")
@@ -39,6 +41,14 @@ async def broadcast(request: Request) -> PlainTextResponse:
     return PlainTextResponse(str(len(connected)))
 
 
+async def burst(request: Request) -> PlainTextResponse:
+    count = 0
+    for message in burst_payloads(await request.body()):
+        await sio.emit("b", message, room=ROOM)
+        count += 1
+    return PlainTextResponse(str(len(connected) * count))
+
+
 async def count(request: Request) -> PlainTextResponse:
     return PlainTextResponse(str(len(connected)))
 
@@ -46,6 +56,7 @@ async def count(request: Request) -> PlainTextResponse:
 http = Starlette(
     routes=[
         Route("/bench/broadcast", broadcast, methods=["POST"]),
+        Route("/bench/burst", burst, methods=["POST"]),
         Route("/bench/count", count),
     ]
 )

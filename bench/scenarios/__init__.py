@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from bench.cluster import DEPLOYMENTS, Cluster, Deployment
+from bench.scenarios.burst import burst
 from bench.scenarios.common import Result, ScenarioError
 from bench.scenarios.echo import echo
 from bench.scenarios.fanout import fanout
@@ -87,6 +88,14 @@ SCENARIOS = (
         partial(fanout, transport="longpoll"),
         FANOUT,
     ),
+    Scenario(
+        "burst_ws",
+        "Burst fan-out, WebSocket",
+        "websocket",
+        partial(burst, transport="websocket"),
+        FANOUT,
+    ),
+    Scenario("burst_sse", "Burst fan-out, SSE", "sse", partial(burst, transport="sse"), FANOUT),
     Scenario("idle_ws", "Idle, WebSocket", "websocket", partial(idle, transport="websocket"), IDLE),
     Scenario("idle_sse", "Idle, SSE", "sse", partial(idle, transport="sse"), IDLE),
     Scenario(

@@ -27,12 +27,25 @@ from realtime.wakeup import Signal
 __all__ = ["MemoryBackend"]
 
 
+PUBLISH_SLICE = 0.005
+"""Seconds a burst of publishes may hold the event loop (when every connection takes each
+message inline) before a publish lets it turn."""
+
 _NEVER, _RUNNING, _FINISHED, _RESTARTABLE = range(4)
 """The handler's states: never claimed, running, returned or raised, released unfinished."""
 
 
 class _Entry:
-    __slots__ = ("closed_at", "handler", "inbox_signal", "info", "listener", "room_signal", "state")
+    __slots__ = (
+        "ack_owed",
+        "closed_at",
+        "handler",
+        "inbox_signal",
+        "info",
+        "listener",
+        "room_signal",
+        "state",
+    )
 
     def __init__(self, info: SessionInfo, now: float) -> None:
         self.info = info
@@ -48,6 +61,13 @@ class _Entry:
         self.room_signal = Signal()  # senders wait here for room in the replay buffer
         self.handler = _NEVER
         self.closed_at: float | None = None  # when the reaper first saw the session closed
+        self.ack_owed = False  # the handler took messages that no wake of the listener told
+
+    def wake(self) -> None:
+        """Tell the connection of news; that includes any ack owed."""
+        self.ack_owed = False
+        if self.listener is not None:
+            self.listener.wake()
 
     def closed_error(self) -> SessionClosed:
         code = self.state.close_code
@@ -73,6 +93,11 @@ async def _wait_for(condition: Callable[[], bool], signal: Signal, timeout: floa
     return True
 
 
+def _tell_ack(entry: _Entry) -> None:
+    if entry.ack_owed:
+        entry.wake()
+
+
 class MemoryBackend:
     """Sessions and rooms in this process. See the module docstring."""
 
@@ -81,6 +106,7 @@ class MemoryBackend:
         self._rooms: dict[str, set[SessionId]] = {}
         self._clients: Counter[str | None] = Counter()  # sessions by negotiating address
         self._on_transport: Callable[[SessionId, TransportName], None] | None = None
+        self._slice_end = 0.0  # when a publish must next let the event loop turn
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -190,8 +216,7 @@ class MemoryBackend:
         entry.state.rooms.clear()
         entry.inbox_signal.notify()
         entry.room_signal.notify()
-        if entry.listener is not None:
-            entry.listener.wake()
+        entry.wake()
         return True
 
     async def expire(self, now: float, ttl: float) -> list[SessionId]:
@@ -228,8 +253,7 @@ class MemoryBackend:
         if state.closed:
             raise entry.closed_error()
         seq = state.push(data, size)
-        if entry.listener is not None:
-            entry.listener.wake()
+        entry.wake()
         return seq
 
     async def pending(
@@ -267,8 +291,11 @@ class MemoryBackend:
         while True:
             data = state.take()
             if data is not None:
-                if entry.listener is not None:
-                    entry.listener.wake()  # an ack is owed
+                if not entry.ack_owed:
+                    # An ack is owed: told once this turn of the loop is over, unless a reply
+                    # (a send, as most handlers make at once) tells it first.
+                    entry.ack_owed = True
+                    asyncio.get_running_loop().call_soon(_tell_ack, entry)
                 return data
             if state.closed:
                 raise entry.closed_error()
@@ -311,12 +338,26 @@ class MemoryBackend:
         if not members:
             return 0
         queued = 0
+        waiting = False  # a connection's task has this message to write
         for session_id in list(members):
             if session_id == exclude:
                 continue
             entry = self._sessions[session_id]
             if self._push_nowait(entry, data, size):
                 queued += 1
+                listener = entry.listener
+                if listener is not None and getattr(listener, "busy", True):
+                    waiting = True
+        loop = asyncio.get_running_loop()
+        if waiting or loop.time() >= self._slice_end:
+            # Let those tasks write this message before the publisher queues the next: a
+            # burst reaches everyone message by message, not all at once after the whole of
+            # it is queued. Never a wait on a connection: one turn of the loop, whatever the
+            # connections do in it. A connection that wrote the message inline, in this
+            # call, is not busy; when none is, a burst yields only every PUBLISH_SLICE
+            # seconds, so that the rest of the process (readers, heartbeats) still runs.
+            await asyncio.sleep(0)
+            self._slice_end = loop.time() + PUBLISH_SLICE
         return queued
 
     async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
@@ -327,10 +368,10 @@ class MemoryBackend:
         state = entry.state
         if state.closed:
             return False
-        if not state.has_room(size):
+        try:
+            state.push(data, size)
+        except BufferFull:
             self._close(entry, CloseCode.BUFFER_OVERFLOW, "too many unacknowledged messages")
             return False
-        state.push(data, size)
-        if entry.listener is not None:
-            entry.listener.wake()
+        entry.wake()
         return True

@@ -164,6 +164,16 @@ class ConnectionProtocol:
             return None
         return self.last_received + self.ping_interval + self.ping_timeout
 
+    @property
+    def owes(self) -> bool:
+        """Whether an ack or a pong is owed: a deadline that may come before the others."""
+        return self._ack_since is not None or self._pong_owed
+
+    def ping_due(self, now: float) -> bool:
+        """Whether :meth:`due` would ask for a heartbeat ping now."""
+        ping_at = self._ping_due_at()
+        return ping_at is not None and now >= ping_at
+
     def due(self, now: float) -> list[Frame]:
         """Control frames to send now: an ack, a pong, or (server side) a heartbeat ping."""
         frames: list[Frame] = []

@@ -9,24 +9,24 @@ Transports move ASGI messages and bytes; the engine does the rest, the same way 
   and map every way that can fail to its close code, in one table (:func:`refusal_for`).
 - **Outbound** (:meth:`Engine.pump`, :meth:`Engine.poll`): which frames go out, in what order
   (owed control frames, the session's messages, then the close), for a stream or a poll.
+  A stream's frames are written by its :class:`~realtime.server.pump.Pump`, often inline by
+  the task that made the news.
 
-The streaming loop runs once per message on a busy connection, so it sets no timer per
-message: one watchdog checks the write in progress, and one alarm wakes the loop at the
-protocol's next deadline. Both stay armed while deadlines only move later (as heartbeat
-deadlines do with every frame); a timer that fires early just has the loop look again.
+The streaming loop lives in :mod:`realtime.server.pump`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Protocol
 
 from starlette.datastructures import QueryParams
 from starlette.requests import HTTPConnection
 
 from realtime.backends.base import Backend, SessionInfo
+from realtime.backends.memory import MemoryBackend
 from realtime.exceptions import (
     BackendError,
     InboxFull,
@@ -43,7 +43,6 @@ from realtime.protocol.frames import (
     Ack,
     Close,
     Data,
-    Frame,
     Hello,
     Ping,
     Pong,
@@ -56,6 +55,7 @@ from realtime.protocol.frames import (
     truncate_reason,
 )
 from realtime.server.http import TOKEN_HEADER, query_of
+from realtime.server.pump import WRITE_BATCH_BYTES, Pump, StreamWriter
 from realtime.server.refusals import (
     BACKEND_UNAVAILABLE,
     DRAINING,
@@ -79,52 +79,61 @@ REFUSED_BY_THE_WEBSOCKET_LAYER = frozenset(
 
 WINDOW_EXCEEDED = "the client sent past its window (max_queue messages or max_buffer_bytes bytes)"
 
-WRITE_BATCH_BYTES = 2**20
-"""Bytes of messages taken from the backend per write or poll answer (one message always goes)."""
-
 Taken = int | Pong | Close | Refusal | None
 """What :meth:`Engine.take` made of a frame: the ack owed after a data frame; a pong owed; the
 close when the session is over; the refusal of bad input (the session is closed with its code);
 or nothing to do."""
 
 
+_PROCESS = secrets.token_hex(4)
+_numbers = itertools.count()
+"""Connection ids: this process's random prefix, then a counter (no system call per poll)."""
+
+
 class Channel:
     """One transport connection attached to a session: the backend's ``Listener``.
 
     ``event`` is set whenever the connection's writer has something to do: new messages, the
-    session's end, an ack or pong owed, or :meth:`disconnect`.
+    session's end, an ack or pong owed, or :meth:`disconnect`. A streaming connection's
+    ``pump``, while parked, writes the news at once instead (:meth:`wake`).
     """
 
-    __slots__ = ("ended", "event", "hello", "id", "session_id", "transport")
+    __slots__ = ("ended", "event", "hello", "id", "poller", "pump", "session_id", "transport")
 
     def __init__(self, session_id: SessionId, transport: TransportName) -> None:
-        self.id = secrets.token_hex(8)
+        self.id = f"{_PROCESS}{next(_numbers):x}"
         self.session_id = session_id
         self.transport: TransportName = transport
         self.event = Flag()
         self.ended: tuple[int, str] | None = None
         self.hello = Hello(0)
         """The first frame of the connection: where the client resumes sending."""
+        self.pump: Pump | None = None
+        self.poller: asyncio.Task[object] | None = None
+        """The task of a long-poll waiting for news: news cancels its wait (once)."""
 
     def wake(self) -> None:
-        self.event.set()
+        pump = self.pump
+        if pump is not None and pump.parked:
+            pump.write_now()
+        else:
+            self._news()
+
+    @property
+    def busy(self) -> bool:
+        """Whether the connection's own task has news to act on (a publisher lets it run)."""
+        return self.event.is_set()
 
     def disconnect(self, code: int, reason: str) -> None:
         if self.ended is None:
             self.ended = (code, reason)
+        self._news()
+
+    def _news(self) -> None:
         self.event.set()
-
-
-class StreamWriter(Protocol):
-    """How a streaming transport writes frames (WebSocket messages, SSE events)."""
-
-    async def write_control(self, frames: list[Frame]) -> None: ...
-
-    async def write_messages(self, messages: list[tuple[int, str | bytes]]) -> None: ...
-
-    async def end(self, frame: Close | Reconnect, last: int = 0) -> None:
-        """Write the last frame and end the connection; ``last`` is the last message written
-        on it."""
+        poller, self.poller = self.poller, None
+        if poller is not None:
+            poller.cancel()
 
 
 def refusal_for(error: Exception | Violation) -> Refusal:
@@ -168,6 +177,9 @@ class Engine:
         self.draining = False
         """Whether this process refuses new connections (it is shutting down)."""
         self._channels: set[Channel] = set()
+        self._inline_writes = isinstance(backend, MemoryBackend)
+        """Whether a stream's news may be written by the task that makes it: the memory
+        backend answers ``pending`` without waiting (see :mod:`realtime.server.pump`)."""
 
     # -- Opening --------------------------------------------------------------------------
 
@@ -412,95 +424,22 @@ class Engine:
         writer: StreamWriter,
         still_alive: Callable[[], Awaitable[bool]] = _never_alive,
     ) -> None:
-        """Write the session's frames to one streaming connection until it ends.
-
-        In this order: owed control frames (ack, pong, ping), the pending messages after
-        ``cursor``, then the close, or a reconnect frame when the connection must end while
-        the session lives on. Each write is bounded by ``send_timeout`` (the task is cancelled
-        past it): a client that stops reading loses its connection (it resumes later), never
-        the server's memory. ``still_alive`` is asked when ``proto`` finds the peer silent.
-        """
-        loop = asyncio.get_running_loop()
-        backend = self.backend
-        session_id = channel.session_id
-        max_batch = self.settings.max_batch
-        event = channel.event
-        send_timeout = self.settings.send_timeout
-        me = asyncio.current_task()
-        assert me is not None
-        writing_since: float | None = None  # when the write in progress began
-        watchdog: asyncio.TimerHandle | None = None  # ends this task if that write hangs
-        alarm: asyncio.TimerHandle | None = None  # sets ``event`` at the next deadline...
-        alarm_at = 0.0  # ...which is this (uvloop's handles do not say)
-
-        def check_write() -> None:
-            nonlocal watchdog
-            watchdog = None
-            if writing_since is None or send_timeout is None:
-                return  # idle: the next write arms the watchdog again
-            late = writing_since + send_timeout
-            if loop.time() >= late:
-                me.cancel()  # a client that stops reading must not hold this task for ever
-            else:
-                watchdog = loop.call_at(late, check_write)
-
-        def ring() -> None:
-            # Timers clear themselves when they fire: uvloop may fire one a little early,
-            # and a handle kept after firing would never wake this loop again.
-            nonlocal alarm
-            alarm = None
-            event.set()
-
+        """Write the session's frames to one streaming connection until it ends (see
+        :mod:`realtime.server.pump`), from ``cursor`` on. ``still_alive`` is asked when
+        ``proto`` finds the peer silent."""
+        pump = Pump(
+            channel,
+            proto,
+            cursor,
+            writer,
+            self.backend,
+            max_batch=self.settings.max_batch,
+            send_timeout=self.settings.send_timeout,
+            still_alive=still_alive,
+            inline=self._inline_writes,
+        )
+        channel.pump = pump
         try:
-            while True:
-                event.clear()
-                if channel.ended is not None:
-                    await writer.end(Reconnect(*channel.ended), cursor)
-                    return
-                try:
-                    pending = await backend.pending(
-                        session_id, cursor, max_batch, WRITE_BATCH_BYTES
-                    )
-                except ReplayGap as gap:
-                    # The client acknowledged messages this connection has not written: an
-                    # older connection still delivering got them to it. Nothing to resend.
-                    cursor = gap.first_available - 1
-                    continue
-                except UnknownSession as exc:  # it expired under this connection
-                    await writer.end(Close(CloseCode.SESSION_EXPIRED, str(exc)), cursor)
-                    return
-                now = loop.time()
-                proto.delivered(pending.ack, now)
-                control = proto.due(now)
-                messages = pending.messages
-                if control or messages:
-                    writing_since = now
-                    if watchdog is None and send_timeout is not None:
-                        watchdog = loop.call_at(now + send_timeout, check_write)
-                    if control:
-                        await writer.write_control(control)
-                    if messages:
-                        await writer.write_messages(messages)
-                        cursor = messages[-1][0]
-                    writing_since = None
-                    proto.sent(len(control) + len(messages), now)
-                if pending.close is not None:
-                    await writer.end(Close(*pending.close), cursor)
-                    return
-                if proto.is_dead(now) and not await still_alive():
-                    reconnect = Reconnect(CloseCode.PING_TIMEOUT, "no sign of life from the client")
-                    await writer.end(reconnect, cursor)
-                    return
-                if pending.more or event.is_set():
-                    continue
-                deadline = proto.next_deadline()
-                if deadline is not None and (alarm is None or deadline < alarm_at):
-                    if alarm is not None:
-                        alarm.cancel()
-                    alarm = loop.call_at(deadline, ring)  # a deadline wakes like news does
-                    alarm_at = deadline
-                await event.wait()
+            await pump.run()
         finally:
-            for timer in (alarm, watchdog):
-                if timer is not None:
-                    timer.cancel()
+            channel.pump = None

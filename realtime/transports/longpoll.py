@@ -75,15 +75,19 @@ class LongPollTransport:
 async def _wait_for_news(channel: Channel, receive: Receive, timeout: float) -> None:
     """Wait for news, the poll timeout, or the client going away.
 
-    Each of them sets the channel's event: a poll costs one task (the watcher of the client)
-    and one timer.
+    The poll's own task waits on the request (which tells when the client goes away); news
+    and the timeout cancel that wait (:attr:`Channel.poller`): a poll costs no task of its
+    own, and one timer.
     """
-    event = channel.event
-    watcher = asyncio.create_task(watch_disconnect(receive))
-    watcher.add_done_callback(lambda _: event.set())
-    timer = asyncio.get_running_loop().call_later(timeout, event.set)
+    me = asyncio.current_task()
+    assert me is not None
+    channel.poller = me
+    timer = asyncio.get_running_loop().call_later(timeout, channel.wake)
     try:
-        await event.wait()
+        await watch_disconnect(receive)
+    except asyncio.CancelledError:
+        if channel.poller is not None or me.uncancel() > 0:
+            raise  # not news: the server cancelled the request
     finally:
+        channel.poller = None
         timer.cancel()
-        watcher.cancel()

@@ -100,20 +100,33 @@ class SSETransport:
             return
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         writer = _Writer(send)
+        # The stream is written from this task; a watcher of the client going away stops it.
+        me = asyncio.current_task()
+        assert me is not None
+        streaming = True
+        gone = False  # the client went away and the watcher cancelled the stream
+
+        def client_gone(_: object) -> None:
+            nonlocal gone
+            if streaming:
+                gone = True
+                me.cancel()
+
         watcher = asyncio.create_task(watch_disconnect(receive))
+        watcher.add_done_callback(client_gone)
         try:
             await writer.write(PRELUDE)
-            stream = asyncio.create_task(self._stream(found, last, writer, request))
-            await asyncio.wait({watcher, stream}, return_when=asyncio.FIRST_COMPLETED)
-            stream.cancel()
-            with contextlib.suppress(asyncio.CancelledError, OSError, TimeoutError):
-                await stream
-        except OSError:
+            await self._stream(found, last, writer, request)
+        except asyncio.CancelledError:
+            if not gone or me.uncancel() > 0:
+                raise
+        except (OSError, TimeoutError):
             pass
         except BackendError:
             with contextlib.suppress(OSError):
                 await writer.end(BACKEND_UNAVAILABLE.frame())
         finally:
+            streaming = False
             watcher.cancel()
 
     async def _stream(

@@ -4,8 +4,9 @@
 replays what follows message N. Text frames travel as text messages; binary data frames as
 binary messages (``b<seq>:`` then the raw bytes), so no base64 is paid.
 
-A reader task hands the client's frames to the engine; the engine's pump writes. When either
-ends, the other is cancelled. A GET without an Upgrade (a proxy stripped it) answers 426.
+The connection's own ASGI task reads the client's frames and hands them to the engine; the
+engine's pump writes (mostly inline, from the task that made the news). When either ends, the
+other is stopped. A GET without an Upgrade (a proxy stripped it) answers 426.
 """
 
 from __future__ import annotations
@@ -127,39 +128,45 @@ class WebSocketTransport:
         await self.engine.hung_up(channel.session_id, code, reason)
 
     async def _serve(self, channel: Channel, last: int, receive: Receive, writer: _Writer) -> None:
+        """Read the client's frames in this (the connection's ASGI) task while the engine's
+        pump writes in a task of its own; when either ends, the other is stopped."""
         engine = self.engine
-        loop = asyncio.get_running_loop()
         proto = engine.protocol(channel, last)
         await writer.send_frame(channel.hello)
-        reader = asyncio.create_task(self._read(channel, proto, receive))  # raw ASGI
+        me = asyncio.current_task()
+        assert me is not None
         downstream = asyncio.create_task(engine.pump(channel, proto, last, writer))
-        # Wait for the first to end (asyncio.wait would do, at a kilobyte per idle connection).
-        first = loop.create_future()
+        reading = True  # this task reads: the pump's end must stop it
+        stopped = False  # the pump ended first and cancelled the reading
 
-        def ended(_: object) -> None:
-            if not first.done():
-                first.set_result(None)
+        def pump_ended(_: object) -> None:
+            nonlocal stopped
+            if reading:
+                stopped = True
+                me.cancel()
 
-        reader.add_done_callback(ended)
-        downstream.add_done_callback(ended)
+        downstream.add_done_callback(pump_ended)
         try:
-            await first
-            if reader.done() and not reader.cancelled() and reader.result():
+            try:
+                session_ended = await self._read(channel, proto, receive)
+            except asyncio.CancelledError:
+                if not stopped or me.uncancel() > 0:
+                    raise
+                session_ended = False
+            finally:
+                reading = False
+            if session_ended and not downstream.done():
                 # The session ended from this side: let the pump write the close.
                 await asyncio.wait({downstream}, timeout=engine.settings.send_timeout)
         finally:
-            for task in (reader, downstream):
-                task.cancel()
-            results = await asyncio.gather(reader, downstream, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BackendError):
-                raise result
-            if isinstance(result, BaseException) and not isinstance(
-                result, (asyncio.CancelledError, OSError, TimeoutError)
-            ):
-                logger.error(
-                    "websocket connection of %s failed", channel.session_id, exc_info=result
-                )
+            downstream.cancel()
+            (result,) = await asyncio.gather(downstream, return_exceptions=True)
+        if isinstance(result, BackendError):
+            raise result
+        if isinstance(result, BaseException) and not isinstance(
+            result, (asyncio.CancelledError, OSError, TimeoutError)
+        ):
+            logger.error("websocket connection of %s failed", channel.session_id, exc_info=result)
 
     async def _read(self, channel: Channel, proto: ConnectionProtocol, receive: Receive) -> bool:
         """Take the client's frames; return True if the session ended, False on disconnect."""

@@ -142,6 +142,25 @@ def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette
         queued = [await hub.publish(room, f"f{i}") for i in range(first, first + count)]
         return JSONResponse({"queued": queued})
 
+    async def burst(request: Request) -> JSONResponse:
+        """Publishes ``count`` messages ``b<i>`` back to back: ``POST /burst?room=&count=``.
+        Returns, after each publish, how many streaming connections the ``commands`` mount had
+        and how many of them had not written every message queued for their session yet."""
+        room, count = request.query_params["room"], int(request.query_params["count"])
+        app = mounts["commands"]
+        streams: list[int] = []
+        behind: list[int] = []
+        for i in range(count):
+            await hub.publish(room, f"b{i}")
+            pumps = [channel.pump for channel in app.engine.channels() if channel.pump]
+            late = 0
+            for pump in pumps:
+                unwritten = await app.backend.pending(pump.channel.session_id, pump.cursor, 1, None)
+                late += bool(unwritten.messages)
+            streams.append(len(pumps))
+            behind.append(late)
+        return JSONResponse({"streams": streams, "behind": behind})
+
     async def snapshot(request: Request) -> JSONResponse:
         """The server's view of a session: ``GET /snapshot/{mount}/{sid}``."""
         app = mounts[request.path_params["mount"]]
@@ -163,6 +182,7 @@ def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette
             *(Mount(f"/{name}", mounted) for name, mounted in mounts.items()),
             Route("/publish", publish, methods=["POST"]),
             Route("/flood", flood, methods=["POST"]),
+            Route("/burst", burst, methods=["POST"]),
             Route("/send", send_to, methods=["POST"]),
             Route("/snapshot/{mount}/{sid}", snapshot),
         ],
