@@ -7,10 +7,12 @@ an HTTP endpoint, a background task or another process sharing the backend.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from realtime.backends.base import Backend
 from realtime.observe import Observer
 from realtime.protocol.codes import CloseCode
+from realtime.protocol.events import encode_event
 from realtime.protocol.frames import check_close_code, check_message, truncate_reason
 from realtime.types import Message, SessionId
 
@@ -50,6 +52,23 @@ class Hub:
         count = await self._backend.publish(room, data, size, exclude)
         observer.published(room, recipients=count, size=size, started=started)
         return count
+
+    async def emit(
+        self, room: str, name: str, data: Any = None, *, exclude: SessionId | None = None
+    ) -> int:
+        """Send the event ``name`` with JSON ``data`` to every session in ``room`` (but
+        ``exclude``), as :meth:`publish` sends a message. Returns how many it was queued for.
+
+        Raises:
+            TypeError: ``data`` is not JSON-serialisable.
+            PayloadTooBig: the event is larger than ``max_message_size``.
+        """
+        return await self.publish(room, encode_event(name, data), exclude=exclude)
+
+    async def emit_to(self, session_id: SessionId | str, name: str, data: Any = None) -> bool:
+        """Send the event ``name`` to one session; False if it is unknown, closed or
+        overflowing."""
+        return await self.send(session_id, encode_event(name, data))
 
     async def send(self, session_id: SessionId | str, data: Message) -> bool:
         """Send ``data`` to one session; False if it is unknown, closed or overflowing."""

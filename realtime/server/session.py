@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from starlette.datastructures import Headers, QueryParams
 
+from realtime.events import Event, Router
 from realtime.exceptions import (
     BackendError,
     BufferFull,
@@ -21,6 +22,7 @@ from realtime.exceptions import (
     UnknownSession,
 )
 from realtime.protocol.codes import CloseCode
+from realtime.protocol.events import Envelope
 from realtime.protocol.frames import check_close_code, check_message, truncate_reason
 from realtime.types import Message, SessionId, TransportName
 
@@ -33,6 +35,7 @@ __all__ = ["Session", "Whereabouts"]
 
 logger = logging.getLogger("realtime")
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class Whereabouts:
@@ -45,8 +48,10 @@ class Whereabouts:
         self.transport = transport
 
 
-class Session:
+class Session(Generic[U]):
     """One client's session. Handlers receive it: ``async def handler(session) -> None``.
+
+    ``Session[User]`` types ``session.user`` as what the app's ``authenticate`` returns.
 
     Attributes:
         id: The public session id.
@@ -64,7 +69,9 @@ class Session:
         "_hub",
         "_info",
         "_query_params",
+        "_router",
         "_settings",
+        "_taking",
         "_whereabouts",
         "id",
         "restarted",
@@ -88,7 +95,7 @@ class Session:
         self.id: SessionId = info.id
         self._headers: Headers | None = None  # built when first read: most handlers never do
         self._query_params: QueryParams | None = None
-        self.user = info.user
+        self.user: U = info.user  # type: ignore[assignment]  # what authenticate returned
         self.restarted = restarted
         """True when this handler runs again for a session whose previous handler stopped
         before the session ended: its process shut down or died (with a shared backend). The
@@ -96,6 +103,8 @@ class Session:
         handler's local variables are not."""
         self._whereabouts = whereabouts if whereabouts is not None else Whereabouts()
         self._closed: SessionClosed | None = None
+        self._router: Router | None = None  # made when the first event comes or goes
+        self._taking = False  # receive() waits for the backend without a router
 
     def __repr__(self) -> str:
         return f"<Session {self.id} transport={self.transport}>"
@@ -167,13 +176,37 @@ class Session:
             raise self._ended(exc) from None
 
     async def receive(self) -> Message:
-        """Wait for the next message from the client.
+        """Wait for the next message (text or binary) from the client.
 
-        A backend outage is waited out.
+        Events from the client are not messages: they wait for :meth:`events` (see
+        :mod:`realtime.events` for what happens when nothing reads them). A backend outage
+        is waited out.
 
         Raises:
             SessionClosed: the session ended; messages received before the end come first.
         """
+        router = self._router
+        if router is None:  # no event seen yet: the plain path, without a router
+            self._taking = True
+            try:
+                data = await self._take()
+            except BaseException as exc:
+                self._taking = False
+                if self._router is not None:  # one was made meanwhile: it waited for this read
+                    cancelled = isinstance(exc, asyncio.CancelledError)
+                    self._router.finished(error=None if cancelled else exc)
+                raise
+            self._taking = False
+            router = self._router
+            if router is None:
+                if type(data) is not Envelope:
+                    return data
+                router = self._events_router()
+            router.finished(data)
+        return await router.next_raw()
+
+    async def _take(self) -> Message:
+        """The next message of any kind from the backend."""
         if self._closed is not None:
             raise self._closed
         backend = self._backend
@@ -192,12 +225,59 @@ class Session:
     def __aiter__(self) -> AsyncIterator[Message]:
         return self._iterate()
 
-    async def _iterate(self) -> AsyncIterator[Message]:
+    async def _iterate(self) -> AsyncIterator[Message]:  # raw messages only
         try:
             while True:
                 yield await self.receive()
         except SessionClosedOK:
             return
+
+    # -- Events and calls -----------------------------------------------------------------
+
+    def _events_router(self) -> Router:
+        if self._router is None:
+            limit = self._settings.max_queue or 1024
+            self._router = Router(self._take, self.send, limit, self._refuse)
+            self._router.reading = self._taking  # receive() reads already: it hands over
+        return self._router
+
+    async def _refuse(self, reason: str) -> None:
+        await self.close(CloseCode.UNSUPPORTED_DATA, reason)
+
+    async def emit(self, name: str, data: Any = None) -> None:
+        """Send the event ``name`` with JSON ``data`` (the JS client's ``rt.on(name, fn)``
+        gets it); waits, and raises, as :meth:`send` does (``TypeError`` if ``data`` is not
+        JSON)."""
+        await self._events_router().emit(name, data)
+
+    async def next_event(self) -> Event:
+        """The next event (or call) from the client. Raises ``SessionClosed``."""
+        return await self._events_router().next_event()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """The client's events and calls, in order, until the session ends normally::
+
+        async for event in session.events():
+            if event.name == "add":
+                await event.reply(sum(event.data))
+        """
+        try:
+            while True:
+                yield await self.next_event()
+        except SessionClosedOK:
+            return
+
+    async def call(self, name: str, data: Any = None, *, timeout: float | None = 10.0) -> Any:
+        """Call the client's handler of ``name`` (JS ``rt.on(name, fn)``, Python
+        ``conn.on(name, fn)``) and return its reply. The call and its reply are sequenced
+        messages: a reconnection in between, on any transport, loses and doubles nothing.
+
+        Raises:
+            CallTimeout: no reply within ``timeout`` seconds.
+            CallError: the client's handler failed (its message says why).
+            SessionClosed: the session ended first.
+        """
+        return await self._events_router().call(name, data, timeout)
 
     async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """End the session: the client receives every message sent so far, then the close.

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from realtime.backends.base import Backend
 from realtime.exceptions import SessionClosed, UnknownSession
@@ -27,7 +28,7 @@ __all__ = ["Handler", "Supervisor"]
 
 logger = logging.getLogger("realtime")
 
-Handler = Callable[[Session], Awaitable[None]]
+Handler = Callable[[Session[Any]], Awaitable[None]]
 
 
 class Supervisor:
@@ -88,7 +89,7 @@ class Supervisor:
             await self.backend.release_handler(session_id, finished=True)
             return
         whereabouts = Whereabouts(transport)
-        session = Session(
+        session: Session[Any] = Session(
             info,
             backend=self.backend,
             settings=self.settings,
@@ -101,7 +102,7 @@ class Supervisor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, session: Session) -> None:
+    async def _run(self, session: Session[Any]) -> None:
         code: int = CloseCode.NORMAL_CLOSURE
         reason = ""
         cancelled = False

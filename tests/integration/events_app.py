@@ -1,0 +1,108 @@
+"""The app the events contract tests run in a real uvicorn: events, calls, presence, state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from realtime import Backend, RealtimeApp, Session
+from realtime.events import CallError, CallTimeout, Event
+
+User = dict[str, Any]
+
+
+async def authenticate(conn: HTTPConnection) -> User:
+    """The user named by the ``user`` query parameter (anonymous without one)."""
+    name = conn.query_params.get("user", "anonymous")
+    return {"id": name, "name": name.title()}
+
+
+async def answer(session: Session[User], event: Event) -> None:
+    """One event of the ``events`` handler (run in order, one at a time)."""
+    name, data = event.name, event.data
+    if name == "echo":
+        await session.emit("echo", data)
+    elif name == "add":
+        await event.reply(sum(data))
+    elif name == "fail":
+        await event.fail("refused on purpose")
+    elif name == "late":  # replies after a pause, during which the test cuts connections
+        await asyncio.sleep(data)
+        await event.reply("late reply")
+    elif name == "ask":  # calls the client back
+        try:
+            result = await session.call(data["name"], data["x"], timeout=data["timeout"])
+        except CallTimeout as exc:
+            await session.emit("asked", {"timeout": str(exc)})
+        except CallError as exc:
+            await session.emit("asked", {"error": str(exc)})
+        else:
+            await session.emit("asked", {"result": result})
+    elif name == "raw":  # a raw message that looks like an event
+        await session.send(data)
+    elif name == "join":
+        await session.join(data)
+        await session.emit("joined", data)
+
+
+async def events(session: Session[User]) -> None:
+    """Answers events (see :func:`answer`) and echoes raw messages as raw messages."""
+
+    async def echo_raw() -> None:
+        async for message in session:
+            await session.send(message)
+
+    raw = asyncio.create_task(echo_raw())
+    try:
+        async for event in session.events():
+            await answer(session, event)
+    finally:
+        raw.cancel()
+
+
+async def only_events(session: Session[User]) -> None:
+    """Reads events only: raw messages wait unread (up to the window)."""
+    async for event in session.events():
+        if event.name == "read-raw":  # then reads as many raw messages, and says what
+            got = [await session.receive() for _ in range(event.data)]
+            await session.emit("raw-read", got)
+        else:
+            await answer(session, event)
+
+
+def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette:
+    mounts = {
+        "events": RealtimeApp(events, backend=backend(), authenticate=authenticate),
+        "only-events": RealtimeApp(
+            only_events, backend=backend(), authenticate=authenticate, max_queue=16, max_rate=None
+        ),
+    }
+    hub = mounts["events"].hub
+
+    async def emit(request: Request) -> JSONResponse:
+        """``POST /emit?room=...&name=...`` with JSON data: ``hub.emit`` from outside."""
+        query = request.query_params
+        return JSONResponse(
+            {"queued": await hub.emit(query["room"], query["name"], await request.json())}
+        )
+
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for mounted in mounts.values():
+                await stack.enter_async_context(mounted.lifespan())
+            yield
+
+    return Starlette(
+        routes=[
+            *(Mount(f"/{name}", mounted) for name, mounted in mounts.items()),
+            Route("/emit", emit, methods=["POST"]),
+        ],
+        lifespan=contextlib.asynccontextmanager(lifespan),
+    )
