@@ -73,9 +73,7 @@ const minified = async (result, ecma, module, regex = CORE) => {
     toplevel: true,
     compress: { passes: 3, pure_getters: true, unsafe: true, unsafe_comps: true, unsafe_methods: true },
     format: { quote_style: 1, wrap_func_args: false },
-    // Internal properties of the client's connection records and transport options, which no
-    // web API the client touches has: terser shortens them as it does local names.
-    mangle: { properties: { builtins: true, regex: /^(closeSent|ackTimer|cursor|acked|since|seen|used|dead|timer|onframe|maxBatch|post|binary|seq|_emit|timeout|name|supported)$/ } },
+    mangle: { properties: { builtins: true, regex } },
   });
   return /** @type {string} */ (code);
 };

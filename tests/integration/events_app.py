@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 
 from realtime import Backend, RealtimeApp, Session
@@ -77,6 +77,13 @@ async def only_events(session: Session[User]) -> None:
             await answer(session, event)
 
 
+PAGE = """<!doctype html><meta charset="utf-8"><title>events</title>
+<script type="module">
+import { connect, CallError } from "/events/client.events.js";
+Object.assign(window, { connect, CallError, ready: true });
+</script>"""
+
+
 def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette:
     mounts = {
         "events": RealtimeApp(events, backend=backend(), authenticate=authenticate),
@@ -93,6 +100,10 @@ def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette
             {"queued": await hub.emit(query["room"], query["name"], await request.json())}
         )
 
+    async def page(request: Request) -> HTMLResponse:
+        """A page that loads the events build from the mount (for the browser tests)."""
+        return HTMLResponse(PAGE)
+
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             for mounted in mounts.values():
@@ -103,6 +114,7 @@ def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette
         routes=[
             *(Mount(f"/{name}", mounted) for name, mounted in mounts.items()),
             Route("/emit", emit, methods=["POST"]),
+            Route("/", page),
         ],
         lifespan=contextlib.asynccontextmanager(lifespan),
     )
