@@ -21,7 +21,8 @@ SCRIPT = """async (transport) => {
   const bounded = (promise, what) => Promise.race([promise, new Promise((_, ko) =>
     setTimeout(() => ko(new Error("timed out: " + what)), 10000))]);
   const rt = connect("/events", { transports: [transport] });
-  await bounded(new Promise((ok, ko) => { rt.onopen = ok; rt.onclose = (e) => ko(e.reason); }), "open");
+  const opened = new Promise((ok, ko) => { rt.onopen = ok; rt.onclose = (e) => ko(e.reason); });
+  await bounded(opened, "open");
   const echoes = [], raws = [];
   let allEchoes;
   const echoed = new Promise((ok) => (allEchoes = ok));
@@ -30,12 +31,14 @@ SCRIPT = """async (transport) => {
   const rawCame = new Promise((ok) => (raw = ok));
   rt.onmessage = (e) => { raws.push(e.data); raw(); };
   rt.send('{"n":"echo","d":"raw"}');
-  for (const data of [null, 1, "héllo\\r\\n✓", [1, {a: 2}], {deep: {er: true}}]) rt.emit("echo", data);
+  const sent = [null, 1, "héllo\\r\\n✓", [1, {a: 2}], {deep: {er: true}}];
+  for (const data of sent) rt.emit("echo", data);
   await bounded(echoed, "echoes");
   await bounded(rawCame, "the raw echo");
   const sum = await bounded(rt.call("add", [1, 2, 3]), "add");
   const failed = await rt.call("fail").then(() => null, (e) => [e instanceof CallError, e.message]);
-  const late = await rt.call("late", 1.0, { timeout: 200 }).then(() => null, (e) => [e.timeout, e.message]);
+  const late = await rt.call("late", 1.0, { timeout: 200 })
+    .then(() => null, (e) => [e.timeout, e.message]);
   rt.on("double", async (x) => 2 * x);
   rt.on("broken", () => { throw new Error("cannot here"); });
   const asked = [];
