@@ -32,7 +32,16 @@ _NEVER, _RUNNING, _FINISHED, _RESTARTABLE = range(4)
 
 
 class _Entry:
-    __slots__ = ("closed_at", "handler", "inbox_signal", "info", "listener", "room_signal", "state")
+    __slots__ = (
+        "closed_at",
+        "handler",
+        "inbox_signal",
+        "info",
+        "listener",
+        "room_signal",
+        "saved",
+        "state",
+    )
 
     def __init__(self, info: SessionInfo, now: float) -> None:
         self.info = info
@@ -48,6 +57,7 @@ class _Entry:
         self.room_signal = Signal()  # senders wait here for room in the replay buffer
         self.handler = _NEVER
         self.closed_at: float | None = None  # when the reaper first saw the session closed
+        self.saved: str | None = None  # the handler's state (save_state)
 
     def closed_error(self) -> SessionClosed:
         code = self.state.close_code
@@ -334,3 +344,22 @@ class MemoryBackend:
         if entry.listener is not None:
             entry.listener.wake()
         return True
+
+    async def presence(self, room: str) -> dict[SessionId, object]:
+        sessions = self._sessions
+        return {
+            sid: sessions[sid].info.user for sid in self._rooms.get(room, ()) if sid in sessions
+        }
+
+    # -- Handler state --------------------------------------------------------------------
+
+    async def save_state(self, session_id: SessionId, state: str) -> bool:
+        entry = self._sessions.get(session_id)
+        if entry is None:
+            return False
+        entry.saved = state
+        return True
+
+    async def load_state(self, session_id: SessionId) -> str | None:
+        entry = self._sessions.get(session_id)
+        return None if entry is None else entry.saved

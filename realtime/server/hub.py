@@ -11,6 +11,7 @@ from typing import Any
 
 from realtime.backends.base import Backend
 from realtime.observe import Observer
+from realtime.presence import user_room
 from realtime.protocol.codes import CloseCode
 from realtime.protocol.events import encode_event
 from realtime.protocol.frames import check_close_code, check_message, truncate_reason
@@ -88,3 +89,22 @@ class Hub:
     async def members(self, room: str) -> set[SessionId]:
         """The sessions in ``room``."""
         return await self._backend.members(room)
+
+    # -- Presence and users (realtime.presence says who is who) ---------------------------
+
+    async def presence(self, room: str) -> dict[SessionId, Any]:
+        """The sessions in ``room``, each with what ``authenticate`` returned for it; from any
+        process sharing the backend. A closed session is in none."""
+        return await self._backend.presence(room)
+
+    async def user_sessions(self, user_id: str) -> set[SessionId]:
+        """Every live session of the user ``user_id`` (all their tabs)."""
+        return await self._backend.members(user_room(str(user_id)))
+
+    async def emit_user(self, user_id: str, name: str, data: Any = None) -> int:
+        """Send the event ``name`` to every session of the user ``user_id``; how many."""
+        return await self.emit(user_room(str(user_id)), name, data)
+
+    async def publish_user(self, user_id: str, data: Message) -> int:
+        """Send a message to every session of the user ``user_id``; how many."""
+        return await self.publish(user_room(str(user_id)), data)

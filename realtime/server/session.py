@@ -7,6 +7,7 @@ connection is invisible here, the session resumes and nothing is lost or doubled
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -21,6 +22,7 @@ from realtime.exceptions import (
     SessionClosedOK,
     UnknownSession,
 )
+from realtime.presence import RESERVED_PREFIX
 from realtime.protocol.codes import CloseCode
 from realtime.protocol.events import Envelope
 from realtime.protocol.frames import check_close_code, check_message, truncate_reason
@@ -31,7 +33,13 @@ if TYPE_CHECKING:
     from realtime.server.hub import Hub
     from realtime.server.settings import Settings
 
-__all__ = ["Session", "Whereabouts"]
+__all__ = ["MAX_STATE_BYTES", "Session", "Whereabouts"]
+
+MAX_STATE_BYTES = 65536
+"""The most a session's saved ``state`` may weigh, as JSON (UTF-8 bytes)."""
+
+JOINED, LEFT = "presence:join", "presence:leave"
+"""The events that tell a room's members of a join or a leave, announced (``announce=True``)."""
 
 logger = logging.getLogger("realtime")
 T = TypeVar("T")
@@ -63,6 +71,7 @@ class Session(Generic[U]):
     """
 
     __slots__ = (
+        "_announced",
         "_backend",
         "_closed",
         "_headers",
@@ -75,6 +84,7 @@ class Session(Generic[U]):
         "_whereabouts",
         "id",
         "restarted",
+        "state",
         "user",
     )
 
@@ -99,12 +109,16 @@ class Session(Generic[U]):
         self.restarted = restarted
         """True when this handler runs again for a session whose previous handler stopped
         before the session ended: its process shut down or died (with a shared backend). The
-        session's state (sequence numbers, unread messages, rooms) is intact; the previous
-        handler's local variables are not."""
+        session's state (sequence numbers, unread messages, rooms, and :attr:`state` as last
+        saved) is intact; the previous handler's local variables are not."""
         self._whereabouts = whereabouts if whereabouts is not None else Whereabouts()
         self._closed: SessionClosed | None = None
         self._router: Router | None = None  # made when the first event comes or goes
         self._taking = False  # receive() waits for the backend without a router
+        self.state: dict[str, Any] = {}
+        """The handler's own state, JSON: saved with ``await session.save()`` and handed back
+        to a restarted handler (``session.restarted``), in this process or another."""
+        self._announced: set[str] = set()  # rooms whose members hear of this one's leave
 
     def __repr__(self) -> str:
         return f"<Session {self.id} transport={self.transport}>"
@@ -290,23 +304,78 @@ class Session(Generic[U]):
         backend, reason = self._backend, truncate_reason(reason)
         await self._outlasting(lambda: backend.close(self.id, int(code), reason))
 
-    async def join(self, room: str) -> None:
+    async def join(self, room: str, *, announce: bool = False) -> None:
         """Join ``room``: messages published to it reach this session.
+
+        With ``announce``, the room's other members get the event ``presence:join`` with
+        ``{"room", "session", "user"}``, and ``presence:leave`` when this session leaves it
+        or ends (not when a shutdown cancels its handler: the session lives on).
 
         Raises:
             BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
+            ValueError: ``room`` starts with ``realtime:``, which the library keeps.
         """
+        if room.startswith(RESERVED_PREFIX):
+            raise ValueError(f"room names starting with {RESERVED_PREFIX!r} are reserved")
         backend = self._backend
         await self._outlasting(lambda: backend.join(self.id, room))
+        if announce:
+            self._announced.add(room)
+            await self.save()
+            await self._hub.emit(room, JOINED, self._presence(room), exclude=self.id)
 
     async def leave(self, room: str) -> None:
-        """Leave ``room``.
+        """Leave ``room`` (its members hear of it if the join was announced).
 
         Raises:
             BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
         """
         backend = self._backend
         await self._outlasting(lambda: backend.leave(self.id, room))
+        if room in self._announced:
+            self._announced.discard(room)
+            await self.save()
+            await self._hub.emit(room, LEFT, self._presence(room))
+
+    def _presence(self, room: str) -> dict[str, Any]:
+        return {"room": room, "session": self.id, "user": self.user}
+
+    async def _announce_leaves(self) -> None:
+        """The session ended: tell the members of the rooms it announced itself in."""
+        for room in sorted(self._announced):
+            await self._hub.emit(room, LEFT, self._presence(room))
+        self._announced.clear()
+
+    # -- State ----------------------------------------------------------------------------
+
+    async def save(self) -> None:
+        """Store :attr:`state` with the session, for a handler that restarts (in any process
+        sharing the backend) after this one stops unfinished.
+
+        Raises:
+            TypeError: the state is not JSON.
+            ValueError: it is over ``MAX_STATE_BYTES`` as JSON.
+            BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
+        """
+        saved = json.dumps(
+            {"state": self.state, "announced": sorted(self._announced)},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        size = len(saved.encode("utf-8"))
+        if size > MAX_STATE_BYTES:
+            raise ValueError(f"session state of {size} bytes is over {MAX_STATE_BYTES}")
+        backend = self._backend
+        await self._outlasting(lambda: backend.save_state(self.id, saved))
+
+    async def _restore(self) -> None:
+        """Take back what the previous handler saved (a restarted handler starts with it)."""
+        backend = self._backend
+        saved = await self._outlasting(lambda: backend.load_state(self.id))
+        if saved is not None:
+            fields = json.loads(saved)
+            self.state = fields["state"]
+            self._announced = set(fields["announced"])
 
     async def rooms(self) -> set[str]:
         """The rooms this session is in.
@@ -315,7 +384,8 @@ class Session(Generic[U]):
             BackendError: the backend stayed unavailable for ``send_timeout`` seconds.
         """
         backend = self._backend
-        return await self._outlasting(lambda: backend.rooms(self.id))
+        rooms = await self._outlasting(lambda: backend.rooms(self.id))
+        return {room for room in rooms if not room.startswith(RESERVED_PREFIX)}
 
     async def _outlasting(self, operation: Callable[[], Awaitable[T]]) -> T:
         """Run a backend ``operation``, riding out an outage as ``send`` does."""

@@ -98,6 +98,13 @@ class Supervisor:
             restarted=claim == "restart",
         )
         self._running[session_id] = whereabouts
+        if claim == "restart":
+            try:
+                await session._restore()  # the state the previous handler saved
+            except BaseException:
+                self._running.pop(session_id, None)
+                await self.backend.release_handler(session_id, finished=False)
+                raise
         task = asyncio.create_task(self._run(session), name=f"realtime-handler-{session_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -121,6 +128,7 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 if not cancelled:
                     await self.backend.close(session.id, code, reason)
+                    await session._announce_leaves()  # never on shutdown: the session lives on
                     ended = await self.backend.snapshot(session.id)  # the first close wins
                     if ended is not None and ended.close_code is not None:
                         code, reason = ended.close_code, ended.close_reason

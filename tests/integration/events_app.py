@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -84,9 +85,58 @@ Object.assign(window, { connect, CallError, ready: true });
 </script>"""
 
 
+async def presence(session: Session[User]) -> None:
+    """Joins the room of the ``room`` query parameter, announced (not again when restarted:
+    rooms are kept), and answers questions about presence and its own state."""
+    room = session.query_params.get("room")
+    if room and not session.restarted:
+        await session.join(room, announce=True)
+    hub = session.hub
+    async for event in session.events():
+        name, data = event.name, event.data
+        if name == "who":
+            await event.reply(await hub.presence(data))
+        elif name == "echo":
+            await session.emit("echo", data)
+        elif name == "mine":
+            await event.reply(sorted(await hub.user_sessions(session.user["id"])))
+        elif name == "rooms":
+            await event.reply(sorted(await session.rooms()))
+        elif name == "leave":
+            await session.leave(data)
+            await event.reply(None)
+        elif name == "inc":  # counts in the saved state: it survives a restart elsewhere
+            session.state["count"] = session.state.get("count", 0) + 1
+            await session.save()
+            await event.reply({"count": session.state["count"], "restarted": session.restarted})
+        elif name == "too-big":
+            session.state["big"] = "x" * 70_000
+            try:
+                await session.save()
+            except ValueError as exc:
+                await event.reply(str(exc))
+            finally:
+                del session.state["big"]
+
+
+@dataclass
+class Account:
+    id: str
+
+
+async def not_json(conn: HTTPConnection) -> Account:
+    return Account("ada")
+
+
+async def nothing(session: Session[Account]) -> None:
+    raise AssertionError("no session starts: negotiation refuses it")
+
+
 def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette:
     mounts = {
         "events": RealtimeApp(events, backend=backend(), authenticate=authenticate),
+        "presence": RealtimeApp(presence, backend=backend(), authenticate=authenticate),
+        "not-json": RealtimeApp(nothing, backend=backend(), authenticate=not_json),
         "only-events": RealtimeApp(
             only_events, backend=backend(), authenticate=authenticate, max_queue=16, max_rate=None
         ),
@@ -99,6 +149,12 @@ def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette
         return JSONResponse(
             {"queued": await hub.emit(query["room"], query["name"], await request.json())}
         )
+
+    async def emit_user(request: Request) -> JSONResponse:
+        """``POST /emit-user?user=...&name=...`` with JSON data: ``hub.emit_user``."""
+        query, hub = request.query_params, mounts["presence"].hub
+        queued = await hub.emit_user(query["user"], query["name"], await request.json())
+        return JSONResponse({"queued": queued})
 
     async def page(request: Request) -> HTMLResponse:
         """A page that loads the events build from the mount (for the browser tests)."""
@@ -114,6 +170,7 @@ def build_app(backend: Callable[[], Backend | None] = lambda: None) -> Starlette
         routes=[
             *(Mount(f"/{name}", mounted) for name, mounted in mounts.items()),
             Route("/emit", emit, methods=["POST"]),
+            Route("/emit-user", emit_user, methods=["POST"]),
             Route("/", page),
         ],
         lifespan=contextlib.asynccontextmanager(lifespan),

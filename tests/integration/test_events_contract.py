@@ -4,6 +4,7 @@ both backends (a real uvicorn on 127.0.0.1, the Python client, a real redis-serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -249,3 +250,82 @@ async def test_a_kind_the_handler_never_reads_ends_the_session_past_the_window(
             await asyncio.wait_for(conn.next_event(), 10)
         assert ended.value.code == 1003
         assert ended.value.reason == "16 raw messages wait and the application reads none"
+
+
+# -- Presence -----------------------------------------------------------------------------
+
+
+async def test_presence_lists_members_with_their_users_and_announces_joins_and_leaves(
+    server: str, transport: str
+) -> None:
+    room = f"room-{secrets.token_hex(4)}"
+    url = f"{server}/presence?room={room}"
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def member(user: str, transport: str) -> Connection:
+            conn = await stack.enter_async_context(
+                realtime.client.connect(f"{url}&user={user}", transport=transport)
+            )
+            assert await conn.call("rooms") == [room]  # in the room: its join was announced
+            return conn
+
+        ada = await member("ada", transport)
+        ada2 = await member("ada", "longpoll")
+        bob = await member("bob", "sse")
+        sessions = {"ada": ada.session_id, "ada2": ada2.session_id, "bob": bob.session_id}
+        joins = [await next_event(ada) for _ in range(2)]
+        assert joins == [
+            ("presence:join", {"room": room, "session": sessions[who], "user": user})
+            for who, user in [("ada2", {"id": "ada", "name": "Ada"}), ("bob", BOB)]
+        ]
+        members = await bob.call("who", room)
+        assert members == {
+            sessions["ada"]: ADA,
+            sessions["ada2"]: ADA,
+            sessions["bob"]: BOB,
+        }
+        assert await next_event(ada2) == ("presence:join", presence_of(room, sessions["bob"], BOB))
+        assert await ada2.call("mine") == sorted([sessions["ada"], sessions["ada2"]])
+        assert await ada2.call("rooms") == [room]  # the user's own room is the library's
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(
+                f"{server}/emit-user", params={"user": "ada", "name": "dm"}, json="hi ada"
+            )
+        assert answer.json() == {"queued": 2}
+        assert await next_event(ada) == ("dm", "hi ada")
+        assert await next_event(ada2) == ("dm", "hi ada")
+        await ada2.call("leave", room)  # an announced leave
+        assert await next_event(ada) == ("presence:leave", presence_of(room, sessions["ada2"], ADA))
+        await bob.close()  # the session ends: its leave is announced
+        assert await next_event(ada) == ("presence:leave", presence_of(room, sessions["bob"], BOB))
+        assert await ada.call("who", room) == {sessions["ada"]: ADA}
+        await ada2.emit("echo", "after")  # it left first: no leave of bob came to it
+        assert await next_event(ada2) == ("echo", "after")
+
+
+ADA = {"id": "ada", "name": "Ada"}
+BOB = {"id": "bob", "name": "Bob"}
+
+
+def presence_of(room: str, session: str, user: dict[str, str]) -> dict[str, Any]:
+    return {"room": room, "session": session, "user": user}
+
+
+async def test_state_is_saved_within_its_bound(server: str, transport: str) -> None:
+    async with connect(server, transport, mount="presence") as conn:
+        assert await conn.call("inc") == {"count": 1, "restarted": False}
+        assert await conn.call("inc") == {"count": 2, "restarted": False}
+        assert await conn.call("too-big") == "session state of 70045 bytes is over 65536"
+
+
+@pytest.mark.expected_errors
+async def test_a_user_that_is_not_json_is_refused_at_negotiation(server: str) -> None:
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{server}/not-json/negotiate")
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": "authenticate returned a Account, which is not JSON-serialisable (Object of "
+        "type Account is not JSON serializable); return a dict (e.g. dataclasses.asdict(user)) "
+        "or a str",
+        "code": 1011,
+    }
