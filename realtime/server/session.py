@@ -9,8 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic
+
+if sys.version_info >= (3, 13):
+    from typing import TypeVar
+else:  # TypeVar's default (PEP 696): a dependency of Starlette's and anyio's there
+    from typing_extensions import TypeVar
 
 from starlette.datastructures import Headers, QueryParams
 
@@ -43,7 +49,8 @@ JOINED, LEFT = "presence:join", "presence:leave"
 
 logger = logging.getLogger("realtime")
 T = TypeVar("T")
-U = TypeVar("U")
+U = TypeVar("U", default=Any)
+"""What ``authenticate`` returns: ``Session[User]``; a bare ``Session`` is ``Session[Any]``."""
 
 
 class Whereabouts:
