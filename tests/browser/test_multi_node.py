@@ -131,3 +131,6 @@ def test_every_page_still_talks_after_a_node_is_killed(browser: Browser, chat: C
                 )
             expect(page.locator("#log")).not_to_contain_text(" left")
             expect(page.locator("#online")).to_have_text(f"{len(PAGES)} in #general")
+            # A call answered by a restarted handler, once: it still knows the room.
+            answer = page.evaluate("rt.call('join', {room: 'general'}, {timeout: 10000})")
+            assert answer == {"room": "general", "online": len(PAGES)}
