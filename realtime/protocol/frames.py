@@ -162,13 +162,10 @@ _PONG = Pong()
 
 def encode_data(seq: int, data: str | bytes) -> str:
     """Encode a data frame in text form (binary data in base64, an event as ``e``)."""
-    kind = type(data)
-    if kind is str:
+    if type(data) is str:  # raw text first: it costs what it cost before events
         return f"d{seq}:{data}"
-    if kind is Envelope:
-        return f"e{seq}:{data}"
-    if isinstance(data, str):  # another subclass of str: text
-        return f"d{seq}:{data}"
+    if isinstance(data, str):  # an event, or text of a subclass of str
+        return f"{'e' if type(data) is Envelope else 'd'}{seq}:{data}"
     return f"b{seq}:{base64.b64encode(data).decode('ascii')}"
 
 
