@@ -124,7 +124,7 @@ class Router:
         self._take = take
         self._send = send
         self._refuse = refuse
-        self._read_raw = False  # whether the application asked for raw messages...
+        self.read_raw = False  # whether the application asked for raw messages...
         self._read_events = False  # ...or for events
         self.limit = max(1, limit)
         self.raw: deque[Message] = deque()
@@ -185,7 +185,7 @@ class Router:
         """File ``item``; False when its kind's queue is full (the caller holds it)."""
         if type(item) is not Envelope:
             if len(self.raw) >= self.limit:
-                return self._overflow(self._read_raw, "raw messages")
+                return self._overflow(self.read_raw, "raw messages")
             self.raw.append(item)
             return True
         message = parse_envelope(item)
@@ -212,7 +212,7 @@ class Router:
         return True  # dropped with the session, which ends with 1003
 
     async def next_raw(self) -> Message:
-        self._read_raw = True
+        self.read_raw = True
         await self.until(lambda: bool(self.raw))
         data = self.raw.popleft()
         self._changed.notify()  # room for a held message

@@ -85,6 +85,7 @@ class Session(Generic[U]):
         "_hub",
         "_info",
         "_query_params",
+        "_read_raw",
         "_router",
         "_settings",
         "_taking",
@@ -122,6 +123,7 @@ class Session(Generic[U]):
         self._closed: SessionClosed | None = None
         self._router: Router | None = None  # made when the first event comes or goes
         self._taking = False  # receive() waits for the backend without a router
+        self._read_raw = False  # whether receive() was called before there was a router
         self.state: dict[str, Any] = {}
         """The handler's own state, JSON: saved with ``await session.save()`` and handed back
         to a restarted handler (``session.restarted``), in this process or another."""
@@ -208,7 +210,7 @@ class Session(Generic[U]):
         """
         router = self._router
         if router is None:  # no event seen yet: the plain path, without a router
-            self._taking = True
+            self._taking = self._read_raw = True
             try:
                 data = await self._take()
             except BaseException as exc:
@@ -260,6 +262,7 @@ class Session(Generic[U]):
             limit = self._settings.max_queue or 1024
             self._router = Router(self._take, self.send, limit, self._refuse)
             self._router.reading = self._taking  # receive() reads already: it hands over
+            self._router.read_raw = self._read_raw
         return self._router
 
     async def _refuse(self, reason: str) -> None:
