@@ -134,3 +134,10 @@ def test_every_page_still_talks_after_a_node_is_killed(browser: Browser, chat: C
             # A call answered by a restarted handler, once: it still knows the room.
             answer = page.evaluate("rt.call('join', {room: 'general'}, {timeout: 10000})")
             assert answer == {"room": "general", "online": len(PAGES)}
+
+        # A tab that closes ends its session (the page does on pagehide): the others see it
+        # leave at once, not session_ttl later.
+        pages[0].close(run_before_unload=True)
+        for page in pages[1:]:
+            expect(page.locator("#log")).to_contain_text("p0 left")
+            expect(page.locator("#online")).to_have_text(f"{len(PAGES) - 1} in #general")
