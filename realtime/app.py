@@ -50,8 +50,11 @@ CLIENT_BUILDS = {
     "/client.js": "realtime.mjs",
     "/realtime.min.js": "realtime.min.js",
     "/realtime.legacy.min.js": "realtime.legacy.min.js",
+    "/client.events.js": "realtime.events.mjs",
+    "/realtime.events.min.js": "realtime.events.min.js",
 }
-"""The JavaScript client's builds, served by the mount: ES module, script tag, ES2015 script."""
+"""The JavaScript client's builds, served by the mount: ES module, script tag, ES2015 script,
+and the first two with events and calls (client-js/src/events.js)."""
 
 
 class RealtimeApp:

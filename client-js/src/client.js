@@ -86,7 +86,7 @@ export class Client extends Emitter {
   #order = [];
   /** @type {TransportName[]} transports left to try in this attempt */
   #pass = [];
-  /** @type {{seq: number, data: string | Bytes | null, size: number}[]} sent, not acknowledged */
+  /** @type {{seq: number, data: string | Bytes | null, size: number, t?: string}[]} sent, not acknowledged (`t`: "e" for an event) */
   #out = [];
   #seq = 0; // last message sent
   #in = 0; // last message received, and read: the application reads it as it is dispatched
@@ -158,8 +158,9 @@ export class Client extends Emitter {
    * Send a message: text, or binary as an ArrayBuffer, a typed array, a DataView or a Blob.
    * It is queued while no connection is open and delivered once, in order, after a resume.
    * @param {string | ArrayBuffer | ArrayBufferView | Blob} data
+   * @param {string} [k] internal: "e" sends `data` as an event's JSON (events.js)
    */
-  send(data) {
+  send(data, k) {
     if (this.readyState > OPEN) throw new Error("realtime: closed");
     const blob = data instanceof Blob;
     /** @type {string | Bytes | null} null: a Blob's bytes, not read yet */
@@ -172,7 +173,7 @@ export class Client extends Emitter {
     const size = blob ? data.size : (typeof copy == "string" ? utf8.encode(copy) : /** @type {Bytes} */ (copy)).length;
     const max = this.#n?.max_message_size;
     if (max && size > max) throw new RangeError(`realtime: ${size} bytes > max_message_size ${max}`);
-    const entry = { seq: ++this.#seq, data: copy, size };
+    const entry = { seq: ++this.#seq, data: copy, size, t: k };
     if (blob) {
       // Its bytes come asynchronously; the messages after it wait for them.
       blobBytes(data).then((bytes) => {
@@ -400,11 +401,11 @@ export class Client extends Emitter {
       this.#flush();
     } else if (f.k == "p") {
       c.t?.send(wire.pongFrame());
-    } else if (f.k == "d" && f.seq > this.#in) {
-      if (f.seq != this.#in + 1) return this.#end(c, 1002, `message ${f.seq} after ${this.#in}`);
-      this.#in = f.seq;
+    } else if (/** @type {any} */ (f).seq > this.#in) {
+      f = /** @type {wire.Data} */ (f); // the frames left with a number: data and events
+      if (f.seq != ++this.#in) return this.#end(c, 1002, `message ${f.seq} after ${this.#in - 1}`);
       const data = this.binaryType == "blob" && typeof f.data != "string" ? new Blob([f.data]) : f.data;
-      this._emit("message", { data });
+      this._emit(f.k == "e" ? "event" : "message", { data });
       this.#ackSoon(c);
     }
   }
@@ -461,11 +462,11 @@ export class Client extends Emitter {
     if (!c?.t) return;
     let count = 0;
     let bytes = 0;
-    for (const { seq, data, size } of this.#out) {
+    for (const { seq, data, size, t: k } of this.#out) {
       bytes += size;
       if (seq > c.cursor) {
         if (data == null || count >= (n.max_queue || Infinity) || (count && bytes > (n.max_buffer_bytes || Infinity))) return;
-        c.t.send(wire.dataFrame(seq, data, c.t.binary));
+        c.t.send(wire.dataFrame(seq, data, c.t.binary, k));
         c.cursor = seq;
       }
       count++;

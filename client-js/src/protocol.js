@@ -38,13 +38,14 @@ export const policyOf = (code) => RECONNECT_POLICY[code] || "stop";
 
 /**
  * A frame, decoded. `k` is the frame's first character; binary data (`b`) decodes as `d`
- * with an ArrayBuffer.
- * @typedef {{k: "h", ack: number}
- *   | {k: "d", seq: number, data: string | ArrayBuffer}
+ * with an ArrayBuffer; an event (`e`) carries its JSON text.
+ * @typedef {{k: "h", ack: number} | Data
  *   | {k: "a", seq: number}
  *   | {k: "p" | "q"}
  *   | {k: "c" | "r", code: number, reason: string}} Frame
  */
+
+/** @typedef {{k: "d" | "e", seq: number, data: string | ArrayBuffer}} Data a data frame or an event */
 
 /** @param {number} ack */
 export const helloFrame = (ack) => `h${JSON.stringify({ ack })}`;
@@ -58,15 +59,16 @@ export const closeFrame = (code, reason) => `c${code}:${reason}`;
 export const reconnectFrame = (code, reason) => `r${code}:${reason}`;
 
 /**
- * Encode a data frame: text as `d<seq>:text`; bytes as a raw binary message (`raw`, for
- * WebSocket) or as `b<seq>:<base64>`.
+ * Encode a data frame: text as `d<seq>:text` (an event's JSON as `e<seq>:json`, `k` "e");
+ * bytes as a raw binary message (`raw`, for WebSocket) or as `b<seq>:<base64>`.
  * @param {number} seq
  * @param {string | Uint8Array<ArrayBuffer>} data
  * @param {boolean} [raw]
+ * @param {string} [k] "e" for an event
  * @returns {string | Uint8Array<ArrayBuffer>}
  */
-export function dataFrame(seq, data, raw) {
-  if (typeof data == "string") return `d${seq}:${data}`;
+export function dataFrame(seq, data, raw, k = "d") {
+  if (typeof data == "string") return `${k}${seq}:${data}`;
   const head = `b${seq}:`;
   if (raw) {
     const frame = new Uint8Array(head.length + data.length);
@@ -112,7 +114,7 @@ export function decode(raw) {
   const head = () => number(frame.slice(1, colon < 0 ? 0 : colon)); // "" without a colon
   const body = frame.slice(colon + 1);
   if (k == "h") return { k, ack: number(`${JSON.parse(frame.slice(1)).ack}`) };
-  if (k == "d") return { k, seq: head(), data: body };
+  if (k == "d" || k == "e") return { k, seq: head(), data: body };
   if (k == "b") return { k: "d", seq: head(), data: Uint8Array.from(atob(body), (c) => c.charCodeAt(0)).buffer };
   if (k == "a") return { k, seq: number(frame.slice(1)) };
   if (k == "c" || k == "r") return { k, code: head(), reason: body };

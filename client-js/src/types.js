@@ -80,6 +80,8 @@
  * @typedef {object} EventFields
  * @property {{}} open the first connection delivered its hello
  * @property {{data: string | ArrayBuffer | Blob}} message
+ * @property {{data: string}} event an event's JSON, as it came (the events entry point,
+ *   `realtime.events`, reads it: see `on`)
  * @property {{code: number, reason: string, wasClean: boolean}} close the session is over
  * @property {{code: number, reason: string}} error the session ends abnormally (before close)
  * @property {{code: number, reason: string, attempt: number, delay: number}} reconnecting

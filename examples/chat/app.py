@@ -1,24 +1,31 @@
-"""A chat: rooms, nicknames, and the transport in use shown live.
+"""A chat: rooms, nicknames, who is online, and the transport in use shown live.
 
 Run it with ``python -m realtime demo`` (or ``uvicorn examples.chat.app:app``) and open
 http://127.0.0.1:8000 in two browsers. Add ``?transport=sse`` or ``?transport=longpoll`` to
 the page's URL to force a transport.
 
-Wire format between page and handler: JSON objects.
-  page -> server  {"type": "join", "room": "general"} | {"type": "say", "text": "hi"}
-                  | {"type": "nick", "nick": "ada"}
-  server -> page  {"type": "message", "room", "nick", "text", "time"}
-                  | {"type": "notice", "room", "text", "online"} | {"type": "welcome", "nick"}
+It speaks in events (realtime.events), not in an envelope of its own:
+  page -> server  call "join" {"room"} -> {"room", "online"}   event "say" {"text"}
+                  event "nick" {"nick"}
+  server -> page  "welcome" {"nick"}   "chat" {"room", "nick", "text", "time"}
+                  "notice" {"room", "text"}   "presence:join" / "presence:leave" (the library's)
+
+The handler keeps its room and nickname in ``session.state``, saved with the session: when a
+node dies (examples/multi_node), another one restarts the handler with them, and the page,
+which joined once, goes on talking. Joins and leaves are announced by the library, which does
+not announce a leave when a shutdown only moves the handler.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
 from starlette.responses import FileResponse
 from starlette.routing import Mount, Route
 
@@ -27,56 +34,49 @@ from realtime import Backend, RealtimeApp, Session
 STATIC = Path(__file__).parent / "static"
 MAX_TEXT = 2000
 
+User = dict[str, str]
+
 
 def clean(text: object, limit: int) -> str:
     return " ".join(str(text).split())[:limit]
 
 
-async def chat(session: Session) -> None:
-    nick = clean(session.query_params.get("nick") or f"guest-{session.id[:4]}", 24)
-    room: str | None = None
+async def authenticate(conn: HTTPConnection) -> User:
+    """No accounts in a demo: the nickname is the user (all tabs of "ada" are one user)."""
+    nick = clean(conn.query_params.get("nick") or "", 24)
+    return {"id": nick or f"guest-{secrets.token_hex(2)}", "nick": nick}
+
+
+async def chat(session: Session[User]) -> None:
+    state = session.state  # {"room", "nick"}: what a restarted handler must know
+    if not session.restarted:
+        state["nick"] = session.user["nick"] or session.user["id"]
+        await session.save()
+        await session.emit("welcome", {"nick": state["nick"]})
+    hub = session.hub
 
     async def notice(text: str) -> None:
-        if room is not None:
-            online = len(await session.hub.members(room))
-            body = {"type": "notice", "room": room, "text": text, "online": online}
-            await session.hub.publish(room, json.dumps(body))
+        await hub.emit(state["room"], "notice", {"room": state["room"], "text": text})
 
-    await session.send(json.dumps({"type": "welcome", "nick": nick}))
-    try:
-        async for raw in session:
-            try:
-                message = json.loads(raw)
-            except (TypeError, ValueError):
-                continue
-            if not isinstance(message, dict):
-                continue
-            kind = message.get("type")
-            if kind == "join":
-                new_room = clean(message.get("room") or "general", 32).lower() or "general"
-                if room is not None:
-                    await session.leave(room)
-                    await notice(f"{nick} left")
-                room = new_room
-                await session.join(room)
-                await notice(f"{nick} joined")
-            elif kind == "nick":
-                old, nick = nick, clean(message.get("nick"), 24) or nick
-                await notice(f"{old} is now {nick}")
-            elif kind == "say" and room is not None:
-                text = clean(message.get("text", ""), MAX_TEXT)
-                if text:
-                    body = {
-                        "type": "message",
-                        "room": room,
-                        "nick": nick,
-                        "text": text,
-                        "time": time.time(),
-                    }
-                    await session.hub.publish(room, json.dumps(body))
-    finally:
-        if room is not None:
-            await notice(f"{nick} left")
+    async for event in session.events():
+        data: Any = event.data if isinstance(event.data, dict) else {}
+        if event.name == "join":
+            room = clean(data.get("room") or "general", 32).lower() or "general"
+            if state.get("room") != room:
+                if "room" in state:
+                    await session.leave(state["room"])  # announced to its members
+                state["room"] = room
+                await session.join(room, announce=True)  # saves the state too
+            await event.reply({"room": room, "online": len(await hub.presence(room))})
+        elif event.name == "nick" and "room" in state:
+            old, state["nick"] = state["nick"], clean(data.get("nick"), 24) or state["nick"]
+            await session.save()
+            await notice(f"{old} is now {state['nick']}")
+        elif event.name == "say" and "room" in state:
+            text = clean(data.get("text", ""), MAX_TEXT)
+            if text:
+                body = {"room": state["room"], "nick": state["nick"], "text": text}
+                await hub.emit(state["room"], "chat", {**body, "time": time.time()})
 
 
 def backend() -> Backend | None:
@@ -89,7 +89,7 @@ def backend() -> Backend | None:
     return RedisBackend(url)
 
 
-realtime = RealtimeApp(chat, backend=backend())
+realtime = RealtimeApp(chat, backend=backend(), authenticate=authenticate)
 
 
 async def index(request: object) -> FileResponse:

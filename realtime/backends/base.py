@@ -239,3 +239,15 @@ class Backend(Protocol):
     async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
         """Queue a message for one session without waiting, as :meth:`publish` does for a room.
         Return False if the session is unknown, closed, or was closed for lack of room."""
+
+    async def presence(self, room: str) -> dict[SessionId, object]:
+        """The sessions in ``room``, each with its user (``SessionInfo.user``)."""
+
+    # -- Handler state --------------------------------------------------------------------
+
+    async def save_state(self, session_id: SessionId, state: str) -> bool:
+        """Store the handler's state (JSON text, bounded by the caller) with the session; it
+        is forgotten with the session. False if the session is unknown."""
+
+    async def load_state(self, session_id: SessionId) -> str | None:
+        """The handler's state last saved, or None."""

@@ -44,6 +44,7 @@ class _Entry:
         "info",
         "listener",
         "room_signal",
+        "saved",
         "state",
     )
 
@@ -62,6 +63,7 @@ class _Entry:
         self.handler = _NEVER
         self.closed_at: float | None = None  # when the reaper first saw the session closed
         self.ack_owed = False  # the handler took messages that no wake of the listener told
+        self.saved: str | None = None  # the handler's state (save_state)
 
     def wake(self) -> None:
         """Tell the connection of news; that includes any ack owed."""
@@ -375,3 +377,22 @@ class MemoryBackend:
             return False
         entry.wake()
         return True
+
+    async def presence(self, room: str) -> dict[SessionId, object]:
+        sessions = self._sessions
+        return {
+            sid: sessions[sid].info.user for sid in self._rooms.get(room, ()) if sid in sessions
+        }
+
+    # -- Handler state --------------------------------------------------------------------
+
+    async def save_state(self, session_id: SessionId, state: str) -> bool:
+        entry = self._sessions.get(session_id)
+        if entry is None:
+            return False
+        entry.saved = state
+        return True
+
+    async def load_state(self, session_id: SessionId) -> str | None:
+        entry = self._sessions.get(session_id)
+        return None if entry is None else entry.saved

@@ -16,6 +16,8 @@ import httpx
 
 from realtime.client.drivers import LongPollDriver, SSEDriver, WebSocketConnect, WebSocketDriver
 from realtime.client.engine import ClientState, Ended, Link
+from realtime.client.events import EventsMixin
+from realtime.events import Router
 from realtime.exceptions import (
     InvalidState,
     NegotiationError,
@@ -49,7 +51,7 @@ def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
     return random.uniform(0, min(maximum, initial * 2 ** min(attempt, 32)))
 
 
-class Connection:
+class Connection(EventsMixin):
     """A client session. Get one with :func:`connect`, which takes the same arguments.
 
     Messages sent while the connection is down are kept and delivered after it resumes;
@@ -122,6 +124,8 @@ class Connection:
         self._running: asyncio.Task[Ended] | None = None  # the open connection's loop
         self._closed: SessionClosed | None = None
         self._done = asyncio.Event()
+        self._router = Router(self._take, self.send, 1024, self._refuse)  # limit: the window
+        self._pump: asyncio.Task[None] | None = None
         self.transport: TransportName | None = None
         """The transport in use now (the last one that worked, while reconnecting)."""
         self.reconnects = 0
@@ -169,6 +173,7 @@ class Connection:
     async def _open(self) -> None:
         try:
             self._state = await self._negotiate()
+            self._router.limit = self._state.negotiated.max_queue or 1024
             ended = await self._connect()
             if self._link is None:
                 raise NegotiationError(self._why_not(ended), code=ended.code if ended else None)
@@ -362,11 +367,19 @@ class Connection:
             self._link.wakeup.set()
 
     async def receive(self) -> Message:
-        """The next message from the server.
+        """The next message (text or binary) from the server; its events go to ``on``
+        handlers and ``events()``.
 
         Raises:
             SessionClosed: the session ended (messages received before come first).
         """
+        return await self._router.next_raw()
+
+    async def _refuse(self, reason: str) -> None:
+        await self.close(CloseCode.UNSUPPORTED_DATA, reason)
+
+    async def _take(self) -> Message:
+        """The next message of any kind from the server."""
         while True:
             if self._carried:
                 return self._carried.popleft()
@@ -406,6 +419,7 @@ class Connection:
         await self._shutdown()
 
     async def _shutdown(self) -> None:
+        await self._stop_events()
         if self._supervisor is not None:
             self._supervisor.cancel()
             await asyncio.gather(self._supervisor, return_exceptions=True)

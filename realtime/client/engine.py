@@ -31,7 +31,7 @@ from realtime.wakeup import Signal, wait_event
 
 __all__ = ["ClientState", "Driver", "Ended", "Link"]
 
-KNOWN_KINDS = frozenset("hdbapqcr")
+KNOWN_KINDS = frozenset("hdebapqcr")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ A frame is a short string whose first character names its kind::
 
     h{"ack":7}      hello     first frame of every connection (server to client)
     d12:hello       data      text message number 12
+    e14:{"n":"x"}   data      an event, call or reply, message number 14 (protocol/events.py)
     b13:AAEC        data      binary message number 13, base64 (raw bytes on WebSocket)
     a12             ack       "I have every message up to and including 12"
     p               ping      the peer answers with any frame, a pong if it has nothing else
@@ -34,6 +35,7 @@ from realtime.protocol.codes import (
     ReconnectPolicy,
     reconnect_policy,
 )
+from realtime.protocol.events import Envelope, check_envelope
 
 __all__ = [
     "CLOSE_CODE_EXPLANATIONS",
@@ -109,7 +111,8 @@ class Hello:
 
 @dataclass(frozen=True, slots=True)
 class Data:
-    """One application message, numbered from 1 in each direction."""
+    """One application message, numbered from 1 in each direction: text, bytes, or an
+    event (an :class:`~realtime.protocol.events.Envelope`, which is text of its own kind)."""
 
     seq: int
     data: str | bytes
@@ -158,9 +161,11 @@ _PONG = Pong()
 
 
 def encode_data(seq: int, data: str | bytes) -> str:
-    """Encode a data frame in text form (binary data in base64)."""
-    if isinstance(data, str):
+    """Encode a data frame in text form (binary data in base64, an event as ``e``)."""
+    if type(data) is str:  # raw text first: it costs what it cost before events
         return f"d{seq}:{data}"
+    if isinstance(data, str):  # an event, or text of a subclass of str
+        return f"{'e' if type(data) is Envelope else 'd'}{seq}:{data}"
     return f"b{seq}:{base64.b64encode(data).decode('ascii')}"
 
 
@@ -253,6 +258,11 @@ def _decode_text_data(raw: str, max_size: int | None) -> Data:
     return Data(seq, body)
 
 
+def _decode_event(raw: str, max_size: int | None) -> Data:
+    data = _decode_text_data(raw, max_size)
+    return Data(data.seq, check_envelope(str(data.data)))
+
+
 def _decode_base64_data(raw: str, max_size: int | None) -> Data:
     seq, body = _split_header(raw)
     if max_size is not None:
@@ -300,6 +310,8 @@ def decode_frame(raw: str | bytes, *, max_size: int | None = None) -> Frame:
         return _decode_text_data(raw, max_size)
     if kind == "a":
         return Ack(_parse_seq(raw[1:]))
+    if kind == "e":
+        return _decode_event(raw, max_size)
     if kind == "b":
         return _decode_base64_data(raw, max_size)
     if raw == "p":

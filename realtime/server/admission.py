@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from realtime.backends.base import SessionInfo
 from realtime.exceptions import BackendError, ProtocolError
+from realtime.presence import check_user, user_id_of, user_room
 from realtime.protocol.codes import CloseCode
 from realtime.protocol.negotiate import Negotiated, decode_request
 from realtime.server.engine import Engine
@@ -121,6 +122,9 @@ class NegotiateEndpoint:
             max_burst=settings.burst,
         )
         await engine.backend.create(info, now)
+        user_id = user_id_of(user)
+        if user_id is not None:  # reachable as a user from anywhere (realtime.presence)
+            await engine.backend.join(info.id, user_room(user_id))
         logger.debug("negotiated session %s", info.id)
         negotiated = Negotiated(
             session_id=info.id,
@@ -175,4 +179,8 @@ class NegotiateEndpoint:
             return Refusal(exc.status_code, code, exc.detail or "authentication refused")
         if user is None:
             return Refusal(401, CloseCode.UNAUTHORIZED, "authentication required")
+        unstorable = check_user(user)
+        if unstorable is not None:  # refused the same on every backend, memory included
+            logger.error("negotiation failed: %s", unstorable)
+            return Refusal(500, CloseCode.INTERNAL_ERROR, unstorable)
         return user

@@ -7,10 +7,13 @@ an HTTP endpoint, a background task or another process sharing the backend.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from realtime.backends.base import Backend
 from realtime.observe import Observer
+from realtime.presence import user_room
 from realtime.protocol.codes import CloseCode
+from realtime.protocol.events import encode_event
 from realtime.protocol.frames import check_close_code, check_message, truncate_reason
 from realtime.types import Message, SessionId
 
@@ -51,6 +54,23 @@ class Hub:
         observer.published(room, recipients=count, size=size, started=started)
         return count
 
+    async def emit(
+        self, room: str, name: str, data: Any = None, *, exclude: SessionId | None = None
+    ) -> int:
+        """Send the event ``name`` with JSON ``data`` to every session in ``room`` (but
+        ``exclude``), as :meth:`publish` sends a message. Returns how many it was queued for.
+
+        Raises:
+            TypeError: ``data`` is not JSON-serialisable.
+            PayloadTooBig: the event is larger than ``max_message_size``.
+        """
+        return await self.publish(room, encode_event(name, data), exclude=exclude)
+
+    async def emit_to(self, session_id: SessionId | str, name: str, data: Any = None) -> bool:
+        """Send the event ``name`` to one session; False if it is unknown, closed or
+        overflowing."""
+        return await self.send(session_id, encode_event(name, data))
+
     async def send(self, session_id: SessionId | str, data: Message) -> bool:
         """Send ``data`` to one session; False if it is unknown, closed or overflowing."""
         size = check_message(data, self._max_message_size)
@@ -69,3 +89,22 @@ class Hub:
     async def members(self, room: str) -> set[SessionId]:
         """The sessions in ``room``."""
         return await self._backend.members(room)
+
+    # -- Presence and users (realtime.presence says who is who) ---------------------------
+
+    async def presence(self, room: str) -> dict[SessionId, Any]:
+        """The sessions in ``room``, each with what ``authenticate`` returned for it; from any
+        process sharing the backend. A closed session is in none."""
+        return await self._backend.presence(room)
+
+    async def user_sessions(self, user_id: str) -> set[SessionId]:
+        """Every live session of the user ``user_id`` (all their tabs)."""
+        return await self._backend.members(user_room(str(user_id)))
+
+    async def emit_user(self, user_id: str, name: str, data: Any = None) -> int:
+        """Send the event ``name`` to every session of the user ``user_id``; how many."""
+        return await self.emit(user_room(str(user_id)), name, data)
+
+    async def publish_user(self, user_id: str, data: Message) -> int:
+        """Send a message to every session of the user ``user_id``; how many."""
+        return await self.publish(user_room(str(user_id)), data)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from realtime.backends.base import Backend
 from realtime.exceptions import SessionClosed, UnknownSession
@@ -27,7 +28,7 @@ __all__ = ["Handler", "Supervisor"]
 
 logger = logging.getLogger("realtime")
 
-Handler = Callable[[Session], Awaitable[None]]
+Handler = Callable[[Session[Any]], Awaitable[None]]
 
 
 class Supervisor:
@@ -88,7 +89,7 @@ class Supervisor:
             await self.backend.release_handler(session_id, finished=True)
             return
         whereabouts = Whereabouts(transport)
-        session = Session(
+        session: Session[Any] = Session(
             info,
             backend=self.backend,
             settings=self.settings,
@@ -97,11 +98,18 @@ class Supervisor:
             restarted=claim == "restart",
         )
         self._running[session_id] = whereabouts
+        if claim == "restart":
+            try:
+                await session._restore()  # the state the previous handler saved
+            except BaseException:
+                self._running.pop(session_id, None)
+                await self.backend.release_handler(session_id, finished=False)
+                raise
         task = asyncio.create_task(self._run(session), name=f"realtime-handler-{session_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, session: Session) -> None:
+    async def _run(self, session: Session[Any]) -> None:
         code: int = CloseCode.NORMAL_CLOSURE
         reason = ""
         cancelled = False
@@ -120,6 +128,7 @@ class Supervisor:
             with contextlib.suppress(Exception):
                 if not cancelled:
                     await self.backend.close(session.id, code, reason)
+                    await session._announce_leaves()  # never on shutdown: the session lives on
                     ended = await self.backend.snapshot(session.id)  # the first close wins
                     if ended is not None and ended.close_code is not None:
                         code, reason = ended.close_code, ended.close_reason

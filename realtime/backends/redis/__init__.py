@@ -44,6 +44,7 @@ from realtime.backends.base import (
     SessionInfo,
     SessionSnapshot,
 )
+from realtime.backends.redis import state
 from realtime.backends.redis.cancellation import raise_if_cancelled
 from realtime.backends.redis.codec import close_of, decode, encode, limit, text, translating_errors
 from realtime.backends.redis.notifier import Notifier
@@ -539,3 +540,17 @@ class RedisBackend:
     async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
         kind, payload = encode(data)
         return bool(await self._run("offer", session_id, kind, payload, size))
+
+    # -- Presence and handler state (realtime/backends/redis/state.py) -------------------
+
+    @translating_errors
+    async def presence(self, room: str) -> dict[SessionId, object]:
+        return await state.presence(self.client, self.prefix, room)
+
+    @translating_errors
+    async def save_state(self, session_id: SessionId, saved: str) -> bool:
+        return await state.save_state(self.client, self._key("s", session_id), saved)
+
+    @translating_errors
+    async def load_state(self, session_id: SessionId) -> str | None:
+        return await state.load_state(self.client, self._key("s", session_id))

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from realtime.backends.redis.cancellation import raise_if_cancelled
 from realtime.exceptions import BackendError
 from realtime.protocol.codes import CloseCode
+from realtime.protocol.events import Envelope
 
 __all__ = ["close_of", "decode", "encode", "limit", "text", "translating_errors"]
 
@@ -38,11 +39,16 @@ def translating_errors(
 
 
 def encode(data: str | bytes) -> tuple[bytes, bytes]:
-    return (b"t", data.encode("utf-8")) if isinstance(data, str) else (b"b", data)
+    """A payload and its kind tag: ``t`` text, ``b`` binary, ``e`` an event's envelope."""
+    if isinstance(data, str):
+        return (b"e" if type(data) is Envelope else b"t"), data.encode("utf-8")
+    return b"b", data
 
 
 def decode(kind: bytes, data: bytes) -> str | bytes:
-    return data.decode("utf-8") if kind == b"t" else data
+    if kind == b"t":
+        return data.decode("utf-8")
+    return Envelope(data.decode("utf-8")) if kind == b"e" else data
 
 
 def limit(value: int | None) -> int:
