@@ -321,7 +321,7 @@ async def test_state_is_saved_within_its_bound(server: str, transport: str) -> N
 @pytest.mark.expected_errors
 async def test_a_user_that_is_not_json_is_refused_at_negotiation(server: str) -> None:
     async with httpx.AsyncClient() as http:
-        answer = await http.post(f"{server}/not-json/negotiate")
+        answer = await http.post(f"{server}/not-json/negotiate", json={})
     assert answer.status_code == 500
     assert answer.json() == {
         "error": "authenticate returned a Account, which is not JSON-serialisable (Object of "
