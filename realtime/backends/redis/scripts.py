@@ -363,6 +363,7 @@ return expired
 
 REAP_NODE = """
 local node, now = ARGV[2], ARGV[3]
+if redis.call('EXISTS', key('node', node)) == 1 then return {} end  -- it beat meanwhile
 for _, sid in ipairs(redis.call('SMEMBERS', key('conns', node))) do
   local h = key('s', sid)
   local f = redis.call('HMGET', h, 'cn', 'st')
