@@ -1,10 +1,11 @@
 """One node of the test cluster: ``python -m tests.multinode.node --port P``.
 
-Reads REALTIME_REDIS_URL and REALTIME_PREFIX from the environment (and REALTIME_PING, the
-ping interval in seconds, 1 by default). Serves the app under ``/rt``, its own node id at
-``/node``, and ``POST /busy?seconds=S&slice=T``, which keeps the event loop busy computing for
-S seconds in slices of T seconds (a CPU-bound neighbour that yields between slices); drains
-on SIGTERM (realtime.uvicorn.serve).
+Reads REALTIME_REDIS_URL and REALTIME_PREFIX from the environment, and optionally
+REALTIME_PING (the ping interval in seconds, 1 by default) and REALTIME_MAX_PER_CLIENT
+(max_sessions_per_client). Serves the app under ``/rt``, its own node id at ``/node``, and
+``POST /busy?seconds=S&slice=T``, which keeps the event loop busy computing for S seconds in
+slices of T seconds (a CPU-bound neighbour that yields between slices); drains on SIGTERM
+(realtime.uvicorn.serve).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def build() -> Starlette:
         ping_interval=float(os.environ.get("REALTIME_PING", "1")),
         ping_timeout=1,
         max_rate=None,  # throughput
+        max_sessions_per_client=int(os.environ.get("REALTIME_MAX_PER_CLIENT", "1000")),
     )
 
     async def node(request: Request) -> JSONResponse:

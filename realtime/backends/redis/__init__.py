@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +39,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from realtime.backends.base import (
+    Admission,
     HandlerClaim,
     Listener,
     Pending,
@@ -64,8 +66,13 @@ from realtime.types import SessionId, TransportName
 
 __all__ = ["RedisBackend"]
 
-REFRESH_PERIOD = 10.0
-"""Seconds between two refreshes of the TTL of the keys of sessions this process serves."""
+REFRESH_PERIOD = 60.0
+"""Seconds (at most; a quarter of ``key_ttl`` if less) between two refreshes of the TTL of
+the keys of the sessions this process serves."""
+REFRESH_BATCH = 500
+"""Sessions per refresh script."""
+
+logger = logging.getLogger("realtime.backends.redis")
 
 
 class RedisBackend:
@@ -176,6 +183,7 @@ class RedisBackend:
         self._notifier.on_transport = self._on_transport
         await self._notifier.start()
         self._refresher = asyncio.create_task(self._refresh_forever(), name="realtime-redis-ttl")
+        await self._check_eviction()
 
     async def vanish(self) -> None:
         """Stop as a killed process would: no more heartbeats nor notifications, and nothing
@@ -217,7 +225,7 @@ class RedisBackend:
 
     async def _refresh_forever(self) -> None:
         while True:
-            await asyncio.sleep(REFRESH_PERIOD)
+            await asyncio.sleep(min(REFRESH_PERIOD, self.key_ttl / 4))
             try:
                 await self._refresh_keys()
             except (RedisError, OSError):
@@ -225,13 +233,29 @@ class RedisBackend:
             raise_if_cancelled()
 
     async def _refresh_keys(self) -> None:
-        """Keep the keys of sessions this process serves from expiring by their TTL."""
-        sessions = set(self.notifier.listeners) | self._handlers
-        async with self.client.pipeline(transaction=False) as pipe:
-            for session_id in sessions:
-                for kind in ("s", "o", "i", "r"):
-                    pipe.pexpire(self._key(kind, session_id), round(self.key_ttl * 1000))
-            await pipe.execute()
+        """Keep the keys of sessions this process serves (and their rooms') from expiring
+        by their TTL."""
+        sessions = sorted(set(self.notifier.listeners) | self._handlers)
+        ttl = round(self.key_ttl * 1000)
+        for start in range(0, max(len(sessions), 1), REFRESH_BATCH):
+            await self._run("refresh", ttl, self.node, *sessions[start : start + REFRESH_BATCH])
+
+    async def _check_eviction(self) -> None:
+        """Warn when Redis may evict keys: a session would then lose its state silently."""
+        try:
+            answer = await self.client.config_get("maxmemory*")
+        except RedisError:
+            return  # CONFIG is often disabled on managed Redis: nothing to tell
+        config = {text(name): text(value) for name, value in answer.items()}
+        policy, maxmemory = config.get("maxmemory-policy", ""), int(config.get("maxmemory") or 0)
+        if maxmemory and policy != "noeviction":
+            logger.warning(
+                "Redis has maxmemory %d with maxmemory-policy %s: it may evict the "
+                "backend's keys (every session key has a TTL), which ends sessions "
+                "without a word; use maxmemory-policy noeviction",
+                maxmemory,
+                policy,
+            )
 
     async def _run(self, name: str, *args: str | bytes | int) -> Any:
         return await self._scripts[name](keys=[], args=[self.prefix, *args])
@@ -243,7 +267,13 @@ class RedisBackend:
     # -- Sessions -------------------------------------------------------------------------
 
     @translating_errors
-    async def create(self, info: SessionInfo, now: float) -> None:
+    async def create(
+        self,
+        info: SessionInfo,
+        now: float,
+        max_sessions: int | None = None,
+        max_per_client: int | None = None,
+    ) -> Admission:
         body = json.dumps(
             {
                 "id": info.id,
@@ -259,20 +289,26 @@ class RedisBackend:
                 "max_burst": info.max_burst,
             }
         )
-        created = await self._run(
-            "create",
-            info.id,
-            body,
-            limit(info.max_queue),
-            limit(info.max_buffer_bytes),
-            repr(now),
-            round(self.key_ttl * 1000),
-            info.client or "",
-            "" if info.max_rate is None else repr(float(info.max_rate)),
-            info.max_burst,
+        result = text(
+            await self._run(
+                "create",
+                info.id,
+                body,
+                limit(info.max_queue),
+                limit(info.max_buffer_bytes),
+                repr(now),
+                round(self.key_ttl * 1000),
+                info.client or "",
+                "" if info.max_rate is None else repr(float(info.max_rate)),
+                info.max_burst,
+                limit(max_sessions),
+                limit(max_per_client),
+            )
         )
-        if not created:
+        if result == "exists":
             raise ValueError(f"session {info.id!r} exists already")
+        assert result in ("created", "server full", "client full"), result
+        return result  # type: ignore[return-value]
 
     @translating_errors
     async def count(self, client: str | None = None) -> int:
