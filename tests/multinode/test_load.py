@@ -104,10 +104,10 @@ class Receiver:
                         self.errors.append(f"message {seq} after {self.last}")
                     self.last = seq
                     self.received.append(data)
+                    if len(self.received) == expected:
+                        self.done.set()  # before the ack, which may find the connection gone
                     if seq % ACK_EVERY == 0 or seq == expected:
                         await ws.send(f"a{seq}")
-                    if len(self.received) == expected:
-                        self.done.set()
                 elif kind == "p":
                     await ws.send("q")
                 elif kind == "c":
@@ -174,9 +174,11 @@ async def burst(
                 await asyncio.gather(*(r.done.wait() for r in receivers))
         except TimeoutError:
             stuck = [r for r in receivers if not r.done.is_set()]
-            where = sorted({(r.node, r.last, r.reconnects) for r in stuck})
+            where = sorted({(r.node, r.last, len(r.received), r.reconnects) for r in stuck})
+            why = [(r.errors, r.lost) for r in stuck][:3]
             raise AssertionError(
-                f"{len(stuck)} sessions stalled (node, last, reconnects): {where[:10]}"
+                f"{len(stuck)} sessions stalled (node, last, received, reconnects): "
+                f"{where[:10]}; their errors and lost connections: {why}"
             ) from None
         took = time.perf_counter() - started
         print(
