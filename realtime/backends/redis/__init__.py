@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -51,6 +50,7 @@ from realtime.backends.redis.codec import close_of, decode, encode, limit, text,
 from realtime.backends.redis.heartbeat import Heartbeat, sync_client
 from realtime.backends.redis.notifier import Notifier
 from realtime.backends.redis.scripts import SCRIPTS
+from realtime.backends.redis.upkeep import REFRESH_PERIOD, refresh_keys, warn_if_redis_may_evict
 from realtime.exceptions import (
     BufferFull,
     InboxFull,
@@ -65,14 +65,6 @@ from realtime.protocol.session import Attached
 from realtime.types import SessionId, TransportName
 
 __all__ = ["RedisBackend"]
-
-REFRESH_PERIOD = 60.0
-"""Seconds (at most; a quarter of ``key_ttl`` if less) between two refreshes of the TTL of
-the keys of the sessions this process serves."""
-REFRESH_BATCH = 500
-"""Sessions per refresh script."""
-
-logger = logging.getLogger("realtime.backends.redis")
 
 
 class RedisBackend:
@@ -183,7 +175,7 @@ class RedisBackend:
         self._notifier.on_transport = self._on_transport
         await self._notifier.start()
         self._refresher = asyncio.create_task(self._refresh_forever(), name="realtime-redis-ttl")
-        await self._check_eviction()
+        await warn_if_redis_may_evict(self.client)
 
     async def vanish(self) -> None:
         """Stop as a killed process would: no more heartbeats nor notifications, and nothing
@@ -226,36 +218,14 @@ class RedisBackend:
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(min(REFRESH_PERIOD, self.key_ttl / 4))
+            sessions = set(self.notifier.listeners) | self._handlers
             try:
-                await self._refresh_keys()
+                await refresh_keys(
+                    self._scripts["refresh"], self.prefix, self.node, sessions, self.key_ttl
+                )
             except (RedisError, OSError):
                 pass  # Redis is away: the notifier and the requests say so
             raise_if_cancelled()
-
-    async def _refresh_keys(self) -> None:
-        """Keep the keys of sessions this process serves (and their rooms') from expiring
-        by their TTL."""
-        sessions = sorted(set(self.notifier.listeners) | self._handlers)
-        ttl = round(self.key_ttl * 1000)
-        for start in range(0, max(len(sessions), 1), REFRESH_BATCH):
-            await self._run("refresh", ttl, self.node, *sessions[start : start + REFRESH_BATCH])
-
-    async def _check_eviction(self) -> None:
-        """Warn when Redis may evict keys: a session would then lose its state silently."""
-        try:
-            answer = await self.client.config_get("maxmemory*")
-        except RedisError:
-            return  # CONFIG is often disabled on managed Redis: nothing to tell
-        config = {text(name): text(value) for name, value in answer.items()}
-        policy, maxmemory = config.get("maxmemory-policy", ""), int(config.get("maxmemory") or 0)
-        if maxmemory and policy != "noeviction":
-            logger.warning(
-                "Redis has maxmemory %d with maxmemory-policy %s: it may evict the "
-                "backend's keys (every session key has a TTL), which ends sessions "
-                "without a word; use maxmemory-policy noeviction",
-                maxmemory,
-                policy,
-            )
 
     async def _run(self, name: str, *args: str | bytes | int) -> Any:
         return await self._scripts[name](keys=[], args=[self.prefix, *args])
