@@ -1,8 +1,9 @@
 """The server side of a scale-out measurement: realtime nodes, redis-server and nginx.
 
-A :class:`Deployment` says how many nodes (uvicorn processes serving
-``bench.apps.realtime_app``) and on which backend: in memory, or on Redis
-(``bench.apps.realtime_redis_app``, every node on one redis-server). nginx balances them
+A :class:`Deployment` says which system, how many nodes (uvicorn processes) and on which
+backend: realtime in memory (``bench.apps.realtime_app``) or on Redis
+(``bench.apps.realtime_redis_app``), or python-socketio on its ``AsyncRedisManager``
+(``bench.apps.socketio_redis_app``), every Redis deployment on one redis-server. nginx balances them
 round-robin, without affinity, as docs/how-to/scaling.md configures it; it stands in front of
 every deployment, the one-node ones included, so that the deployments differ only by their
 backend and their number of nodes.
@@ -31,6 +32,7 @@ __all__ = ["DEPLOYMENTS", "Cluster", "Deployment", "NodeHolds"]
 
 MEMORY_APP = "bench.apps.realtime_app:app"
 REDIS_APP = "bench.apps.realtime_redis_app:app"
+SOCKETIO_REDIS_APP = "bench.apps.socketio_redis_app:app"
 REDIS_PREFIX = "bench"
 WORKER_CONNECTIONS = 8192
 NGINX_LOG_TAIL = 2000
@@ -42,12 +44,21 @@ class Deployment:
     label: str
     nodes: int
     redis: bool
+    system: str = "realtime"
+
+    @property
+    def app(self) -> str:
+        if self.system == "socketio":
+            return SOCKETIO_REDIS_APP
+        return REDIS_APP if self.redis else MEMORY_APP
 
 
 DEPLOYMENTS = (
     Deployment("memory-1", "memory, 1 node", 1, redis=False),
     Deployment("redis-1", "Redis, 1 node", 1, redis=True),
-    Deployment("redis-3", "Redis, 3 nodes", 3, redis=True),
+    Deployment("redis-2", "Redis, 2 nodes", 2, redis=True),
+    Deployment("socketio-1", "python-socketio on Redis, 1 node", 1, True, "socketio"),
+    Deployment("socketio-2", "python-socketio on Redis, 2 nodes", 2, True, "socketio"),
 )
 
 
@@ -119,9 +130,10 @@ class Cluster:
                 "BENCH_REDIS_PREFIX": REDIS_PREFIX,
                 "BENCH_REDIS_CONNECTIONS": str(self.redis_connections),
             }
-        app = REDIS_APP if self.deployment.redis else MEMORY_APP
         for _ in range(self.deployment.nodes):
-            node = ServerProcess("realtime", self.core, app=app, env=env)
+            node = ServerProcess(
+                self.deployment.system, self.core, app=self.deployment.app, env=env
+            )
             self.nodes.append(node)
             node.start()
         self.port = free_port()

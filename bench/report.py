@@ -593,19 +593,19 @@ def _scaleout_section(document: dict[str, Any]) -> list[str]:
     summary = document["summary"][SCALEOUT.key]
     table, notes = scaleout_table(document)
     findings = _scaleout_findings(document)
-    three = summary.get("redis-3", {})
+    two = summary.get("redis-2", {})
     spread = ""
-    if three.get("status") == "ok" and "handlers_node_min" in three["metrics"]:
-        figures = three["metrics"]
+    if two.get("status") == "ok" and "handlers_node_min" in two["metrics"]:
+        figures = two["metrics"]
         spread = (
-            f" On 3 nodes, each node ran between {_number(figures['handlers_node_min'])} and "
+            f" On 2 nodes, each node ran between {_number(figures['handlers_node_min'])} and "
             f"{_number(figures['handlers_node_max'])} of the "
             f"{_number(figures['sessions'])} sessions' handlers (median over rounds; each "
             "round's split, and the WebSockets and streams or polls each node held, are in "
             "the JSON)."
         )
     memory = []
-    for key in ("redis-1", "redis-3"):
+    for key in ("redis-1", "redis-2"):
         figures = summary.get(key, {}).get("metrics") or {}
         if "redis_bytes_per_session" in figures:
             memory.append(
@@ -667,12 +667,12 @@ def _scaleout_section(document: dict[str, Any]) -> list[str]:
         "**Checks.** Every trigger must answer that its broadcast was queued for every "
         "session (over all nodes); every session must get every broadcast once and in order, "
         "with no gap in realtime's numbering; every session's handler must run on exactly "
-        "one node, and on 3 nodes every node must run handlers and hold WebSockets. Otherwise "
+        "one node, and on 2 nodes every node must run handlers and hold WebSockets. Otherwise "
         f"the measurement is an error.{spread}",
         "",
         f"**Redis connection pool.** Each node's RedisBackend opens at most {pool} "
         "connections (`max_connections`); a command finding them all busy waits for one "
-        "(up to `pool_timeout`, 10 s).",
+        "(up to `pool_timeout`, 30 s).",
         "",
         "### Redis memory per session",
         "",

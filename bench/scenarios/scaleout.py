@@ -1,10 +1,13 @@
-"""Scale-out: the fan-out's broadcasts on a cluster (bench.cluster) of 1 or 3 realtime nodes,
-in memory or on Redis, behind nginx round-robin without affinity.
+"""Scale-out: the fan-out's broadcasts on a cluster (bench.cluster) of 1 or 2 nodes, realtime
+in memory or on Redis, or python-socketio on its AsyncRedisManager, behind nginx round-robin
+without affinity.
 
 Sessions of every transport at once (``scaleout_sessions``: WebSocket, SSE, long-polling), all
 in one room, opened through nginx: a session negotiates on one node and attaches on whichever
 node nginx picks next, and every later request of an SSE or long-polling session (acks,
-polls) may land on yet another. Broadcasts are triggered by ``POST /bench/broadcast`` through
+polls) may land on yet another. python-socketio needs sticky sessions for its polling
+transport, so its sessions are all WebSockets (as many as realtime's sessions of every
+transport together). Broadcasts are triggered by ``POST /bench/broadcast`` through
 nginx too, so on 3 nodes consecutive broadcasts are published from different nodes, and reach
 the sessions held by the others through Redis.
 
@@ -13,8 +16,9 @@ for every session of the room (over all nodes); every session gets every broadca
 in order (bench.scenarios.fanout's ``Deliveries``) with no gap in realtime's numbering; every
 session's handler runs on exactly one node; with several nodes, each holds handlers and
 WebSockets. Measured: deliveries/s, delivery latency overall and per transport, CPU per
-delivery of the nodes, redis-server and nginx, and Redis's memory per session (``INFO``'s
-``used_memory`` before the sessions open and once all have joined the room).
+delivery of the nodes, redis-server and nginx, Redis commands per publish (``INFO
+commandstats``, scripts' own commands included), and Redis's memory per session (``MEMORY
+USAGE`` of the keys before the sessions open and once all have joined the room).
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ from bench.stats import Probe, percentile
 
 __all__ = ["CALLS", "SHORT", "scaleout"]
 
-SYSTEM = "realtime"
 SHORT = {"websocket": "ws", "sse": "sse", "longpoll": "longpoll"}
 """Prefix of the per-transport figures."""
 CALLS = "redis_calls_"
@@ -113,6 +116,9 @@ async def scaleout(deployment: Deployment, cluster: Cluster, settings: Settings)
     target = Target("127.0.0.1", cluster.port)
     counts = {t: n for t, n in settings.scaleout_sessions.items() if n > 0}
     total = sum(counts.values())
+    system = deployment.system
+    if system == "socketio":
+        counts = {"websocket": total}
     warmup, end = (
         settings.broadcast_warmup,
         settings.broadcast_warmup + settings.scaleout_broadcasts,
@@ -131,7 +137,7 @@ async def scaleout(deployment: Deployment, cluster: Cluster, settings: Settings)
             for transport, count in counts.items():
                 sink = _sinks(state, offset, latencies[transport])
                 await stack.enter_async_context(
-                    sessions(SYSTEM, transport, target, count, settings, sink)
+                    sessions(system, transport, target, count, settings, sink)
                 )
                 offset += count
             await wait_count(target, total, limit)
@@ -173,7 +179,14 @@ async def scaleout(deployment: Deployment, cluster: Cluster, settings: Settings)
             cpu_after = cluster.cpu_breakdown()
             if redis:
                 deliveries = total * settings.scaleout_broadcasts
-                figures.update(_per_delivery(calls_before, await redis.calls(), deliveries))
+                calls_after = await redis.calls()
+                figures.update(_per_delivery(calls_before, calls_after, deliveries))
+                commands = sum(
+                    calls_after[name] - calls_before.get(name, 0)
+                    for name in calls_after
+                    if name != "info"
+                )
+                figures["redis_commands_per_publish"] = commands / settings.scaleout_broadcasts
                 connections, buffers = await redis.connections()
                 figures["redis_connections"] = connections
                 figures["redis_client_buffers_kib"] = buffers / 1024

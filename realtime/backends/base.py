@@ -23,9 +23,20 @@ from typing import Literal, Protocol
 from realtime.protocol.session import Attached
 from realtime.types import SessionId, TransportName
 
-__all__ = ["Backend", "HandlerClaim", "Listener", "Pending", "SessionInfo", "SessionSnapshot"]
+__all__ = [
+    "Admission",
+    "Backend",
+    "HandlerClaim",
+    "Listener",
+    "Pending",
+    "SessionInfo",
+    "SessionSnapshot",
+]
 
 HandlerClaim = Literal["start", "restart"]
+
+Admission = Literal["created", "server full", "client full"]
+"""What :meth:`Backend.create` did: created the session, or refused it at a cap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +115,17 @@ class Backend(Protocol):
 
     # -- Sessions -------------------------------------------------------------------------
 
-    async def create(self, info: SessionInfo, now: float) -> None:
-        """Store a new session, in the PENDING state."""
+    async def create(
+        self,
+        info: SessionInfo,
+        now: float,
+        max_sessions: int | None = None,
+        max_per_client: int | None = None,
+    ) -> Admission:
+        """Store a new session, in the PENDING state, unless there are ``max_sessions``
+        sessions already (as :meth:`count` counts them), or ``max_per_client`` negotiated
+        from ``info.client``: the caps are checked and the session created in one atomic
+        step, so that concurrent negotiations never go past them. None: no cap."""
 
     async def count(self, client: str | None = None) -> int:
         """How many sessions exist (closed ones not forgotten yet included), in all or

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from realtime.backends.base import (
+    Admission,
     HandlerClaim,
     Listener,
     Pending,
@@ -127,11 +128,26 @@ class MemoryBackend:
 
     # -- Sessions -------------------------------------------------------------------------
 
-    async def create(self, info: SessionInfo, now: float) -> None:
+    async def create(
+        self,
+        info: SessionInfo,
+        now: float,
+        max_sessions: int | None = None,
+        max_per_client: int | None = None,
+    ) -> Admission:
         if info.id in self._sessions:
             raise ValueError(f"session {info.id!r} exists already")
+        if max_sessions is not None and len(self._sessions) >= max_sessions:
+            return "server full"
+        if (
+            max_per_client is not None
+            and info.client is not None
+            and self._clients[info.client] >= max_per_client
+        ):
+            return "client full"
         self._sessions[info.id] = _Entry(info, now)
         self._clients[info.client] += 1
+        return "created"
 
     def _forget(self, session_id: SessionId) -> None:
         entry = self._sessions.pop(session_id)

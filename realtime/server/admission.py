@@ -99,9 +99,6 @@ class NegotiateEndpoint:
             return user
         client = request.client
         address = client_key(client.host if client else None)
-        refusal = await self._over_limits(address)
-        if refusal is not None:
-            return refusal
         kept = self._kept(request)
         if isinstance(kept, Refusal):
             return kept
@@ -121,7 +118,11 @@ class NegotiateEndpoint:
             max_rate=settings.max_rate,
             max_burst=settings.burst,
         )
-        await engine.backend.create(info, now)
+        admitted = await engine.backend.create(
+            info, now, settings.max_sessions, settings.max_sessions_per_client
+        )
+        if admitted != "created":
+            return SERVER_FULL if admitted == "server full" else CLIENT_FULL
         user_id = user_id_of(user)
         if user_id is not None:  # reachable as a user from anywhere (realtime.presence)
             await engine.backend.join(info.id, user_room(user_id))
@@ -159,15 +160,6 @@ class NegotiateEndpoint:
             )
             return Refusal(431, CloseCode.MESSAGE_TOO_BIG, reason)
         return headers, query
-
-    async def _over_limits(self, address: str | None) -> Refusal | None:
-        settings, backend = self.engine.settings, self.engine.backend
-        if settings.max_sessions is not None and await backend.count() >= settings.max_sessions:
-            return SERVER_FULL
-        limit = settings.max_sessions_per_client
-        if limit is not None and address is not None and await backend.count(address) >= limit:
-            return CLIENT_FULL
-        return None
 
     async def _authenticate(self, request: Request) -> object:
         if self.authenticate is None:

@@ -187,6 +187,7 @@ class WebSocketTransport:
             if isinstance(taken, Pong):
                 channel.wake()  # the pump writes the pong the protocol now owes
                 continue
+            channel.wake()  # the pump writes the close (or finds the session gone)
             return True  # a close, or bad input that closed the session
 
 

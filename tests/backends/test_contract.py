@@ -98,6 +98,25 @@ async def test_create_and_read_back(backend: Backend) -> None:
     assert await backend.snapshot(SessionId("unknown")) is None
 
 
+def info_for(client: str | None) -> SessionInfo:
+    return SessionInfo(SessionId(secrets.token_urlsafe(8)), "0" * 64, 0.0, client=client)
+
+
+async def test_concurrent_creations_never_go_past_the_caps(backend: Backend) -> None:
+    answers = await asyncio.gather(
+        *(backend.create(info_for("10.0.0.1"), 0.0, max_per_client=10) for _ in range(200))
+    )
+    assert sorted(answers).count("created") == 10
+    assert set(answers) == {"created", "client full"}
+    assert await backend.count("10.0.0.1") == 10
+    # Other addresses are not concerned by that address's cap, but all share max_sessions.
+    answers = await asyncio.gather(
+        *(backend.create(info_for(f"10.0.1.{i}"), 0.0, 15, 10) for i in range(200))
+    )
+    assert sorted(answers).count("created") == 5 and set(answers) == {"created", "server full"}
+    assert await backend.count() == 15
+
+
 async def test_unknown_sessions_are_refused(backend: Backend) -> None:
     unknown = SessionId("nope")
     with pytest.raises(UnknownSession):

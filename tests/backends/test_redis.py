@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
@@ -135,6 +136,45 @@ async def test_the_handlers_of_a_dead_node_are_restarted_and_its_connections_det
         assert snapshot is not None and snapshot.status == 2  # detached: it may expire
     finally:
         await survivor.stop()
+
+
+async def test_a_node_that_still_beats_is_never_reaped(
+    nodes: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, b = nodes
+    session_id = await session(a)
+    await a.attach(session_id, Probe(), "websocket", 0, 1.0)
+    # b found a's key gone a moment ago, and a beat since: the reap must see the beat.
+    assert await b._run("reap_node", a.node, "2.0") == []
+    snapshot = await b.snapshot(session_id)
+    assert snapshot is not None and snapshot.status == 1  # still attached
+    assert await b.client.hget(f"{a.prefix}:s:{session_id}", "cn") == a.node.encode()
+
+
+async def test_a_node_taken_for_dead_ends_its_connections_so_they_attach_again(
+    nodes: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, b = nodes
+    session_id = await session(a)
+    probe = Probe()
+    await a.attach(session_id, probe, "websocket", 0, 1.0)
+    await a.client.delete(f"{a.prefix}:node:{a.node}")  # as if a's beats did not reach Redis
+    await b.expire(2.0, ttl=30.0)  # b reaps a
+    snapshot = await b.snapshot(session_id)
+    assert snapshot is not None and snapshot.status == 2  # detached in Redis
+    await eventually(lambda: probe.disconnected is not None)  # a's next beat notices
+    assert probe.disconnected is not None and probe.disconnected[0] == 4008  # resume
+
+
+async def test_the_heartbeat_beats_while_the_event_loop_is_held(redis_url: str) -> None:
+    prefix = f"test-{secrets.token_hex(4)}"
+    busy = RedisBackend(redis_url, prefix=prefix, node_ttl=0.3)
+    await busy.start()
+    try:
+        time.sleep(1.0)  # the loop is held for three times node_ttl
+        assert await busy.client.exists(f"{prefix}:node:{busy.node}") == 1
+    finally:
+        await busy.stop()
 
 
 async def test_an_unreachable_redis_is_a_backend_error() -> None:

@@ -29,15 +29,17 @@ NODES = 3
 
 
 class Cluster:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, nodes: int = NODES, **env: str) -> None:
         self.directory = directory
         self.redis_port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self._redis: contextlib.ExitStack | None = None
         self.prefix = f"mn-{secrets.token_hex(4)}"
-        self.ports = [free_port() for _ in range(NODES)]
-        self.processes: list[subprocess.Popen[bytes] | None] = [None] * NODES
-        self.node_ids: list[str] = [""] * NODES
+        self.env = env
+        """More environment of the nodes (see tests.multinode.node)."""
+        self.ports = [free_port() for _ in range(nodes)]
+        self.processes: list[subprocess.Popen[bytes] | None] = [None] * nodes
+        self.node_ids: list[str] = [""] * nodes
         self.url = ""
         """The balancer's URL; the realtime mount is at ``{url}/rt``."""
 
@@ -45,7 +47,12 @@ class Cluster:
         return f"http://127.0.0.1:{self.ports[index]}"
 
     def start(self, index: int) -> None:
-        env = {**os.environ, "REALTIME_REDIS_URL": self.redis_url, "REALTIME_PREFIX": self.prefix}
+        env = {
+            **os.environ,
+            **self.env,
+            "REALTIME_REDIS_URL": self.redis_url,
+            "REALTIME_PREFIX": self.prefix,
+        }
         log = open(self.directory / f"node{index}.log", "ab")  # the process inherits it
         self.processes[index] = subprocess.Popen(
             [sys.executable, "-m", "tests.multinode.node", "--port", str(self.ports[index])],
@@ -94,7 +101,7 @@ class Cluster:
         return self.node_ids.index(node_id)
 
     def ensure_all_running(self) -> None:
-        for index in range(NODES):
+        for index in range(len(self.ports)):
             if self.processes[index] is None:
                 self.start(index)
 

@@ -38,6 +38,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from realtime.backends.base import (
+    Admission,
     HandlerClaim,
     Listener,
     Pending,
@@ -47,8 +48,10 @@ from realtime.backends.base import (
 from realtime.backends.redis import state
 from realtime.backends.redis.cancellation import raise_if_cancelled
 from realtime.backends.redis.codec import close_of, decode, encode, limit, text, translating_errors
+from realtime.backends.redis.heartbeat import Heartbeat, sync_client
 from realtime.backends.redis.notifier import Notifier
 from realtime.backends.redis.scripts import SCRIPTS
+from realtime.backends.redis.upkeep import REFRESH_PERIOD, refresh_keys, warn_if_redis_may_evict
 from realtime.exceptions import (
     BufferFull,
     InboxFull,
@@ -76,8 +79,14 @@ class RedisBackend:
         max_connections: Connections to Redis this process opens at most. Requests beyond
             it wait for a free connection (at most ``pool_timeout`` seconds, then the
             session sees the backend as unavailable), so a burst queues instead of failing.
-        pool_timeout: Seconds a request waits for a free connection.
-        node_ttl: Seconds after which a silent process counts as dead.
+        pool_timeout: Seconds a request waits for a free connection. Generous: the wait
+            counts time the event loop spends on other work, so a busy process waits longer
+            for the same queue; past it the connection ends with 4008 and its client resumes.
+        node_ttl: Seconds after which a silent process counts as dead. Its heartbeat beats
+            from a thread on a connection of its own (see
+            :mod:`~realtime.backends.redis.heartbeat`): a busy process does not fall silent.
+        stall_timeout: Seconds after which a process whose event loop has not run at all
+            stops its heartbeat, so that the others take its sessions over.
         key_ttl: Seconds after which the keys of a session that no live process touches are
             deleted by Redis itself: a safety net, normally the reaper deletes them.
     """
@@ -89,12 +98,13 @@ class RedisBackend:
         prefix: str = "rt",
         client: Redis | None = None,
         max_connections: int = 100,
-        pool_timeout: float = 10.0,
+        pool_timeout: float = 30.0,
         node_ttl: float = 3.0,
         key_ttl: float = 3600.0,
+        stall_timeout: float = 30.0,
     ) -> None:
-        if node_ttl <= 0 or key_ttl <= 0 or pool_timeout <= 0:
-            raise ValueError("node_ttl, key_ttl and pool_timeout must be positive")
+        if min(node_ttl, key_ttl, pool_timeout, stall_timeout) <= 0:
+            raise ValueError("node_ttl, key_ttl, pool_timeout and stall_timeout must be positive")
         if max_connections < 2:
             raise ValueError("max_connections must be at least 2 (one is for notifications)")
         if client is not None and client.connection_pool.connection_kwargs.get("decode_responses"):
@@ -107,11 +117,13 @@ class RedisBackend:
         """This process's id among those sharing the Redis."""
         self.node_ttl = node_ttl
         self.key_ttl = key_ttl
+        self.stall_timeout = stall_timeout
         self._own_client = client is None
         self._client = client
         self._scripts: dict[str, AsyncScript] = {}
         self._notifier: Notifier | None = None
-        self._heartbeat: asyncio.Task[None] | None = None
+        self._heartbeat: Heartbeat | None = None
+        self._refresher: asyncio.Task[None] | None = None
         self._handlers: set[str] = set()
         self._orphans: list[SessionId] = []
         self._on_transport: Callable[[SessionId, TransportName], None] | None = None
@@ -144,37 +156,39 @@ class RedisBackend:
         self._scripts = {
             name: self.client.register_script(source) for name, source in SCRIPTS.items()
         }
+        options = None if self._own_client else self.client.connection_pool.connection_kwargs
+        heartbeat = Heartbeat(
+            sync_client(self.url, options, self.node_ttl / 3),
+            self.prefix,
+            self.node,
+            self.node_ttl,
+            self.stall_timeout,
+            self._reaped,
+        )
         try:
-            await self._beat()  # fails here if Redis cannot be reached
+            await heartbeat.start()  # fails here if Redis cannot be reached
         except BaseException:
+            await heartbeat.stop()
             await self.stop()
             raise
+        self._heartbeat = heartbeat
         self._notifier = Notifier(self.client, self._key("ch", self.node))
         self._notifier.on_transport = self._on_transport
         await self._notifier.start()
-        self._heartbeat = asyncio.create_task(self._beat_forever(), name="realtime-redis-heartbeat")
+        self._refresher = asyncio.create_task(self._refresh_forever(), name="realtime-redis-ttl")
+        await warn_if_redis_may_evict(self.client)
 
     async def vanish(self) -> None:
         """Stop as a killed process would: no more heartbeats nor notifications, and nothing
         cleaned up, so other nodes find this one's sessions orphaned once ``node_ttl`` passes.
         For failure drills and tests; :meth:`stop` is the clean way out."""
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
-        if self._notifier is not None:
-            await self._notifier.stop()
+        await self._stop_background()
         if self._client is not None and self._own_client:
             await self._client.aclose()
             self._client = None
 
     async def stop(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
-        if self._notifier is not None:
-            await self._notifier.stop()
+        await self._stop_background()
         if self._client is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._client.delete(self._key("node", self.node))
@@ -182,33 +196,37 @@ class RedisBackend:
                 await self._client.aclose()
                 self._client = None
 
-    async def _beat(self) -> None:
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.set(self._key("node", self.node), b"1", px=round(self.node_ttl * 1000))
-            pipe.sadd(f"{self.prefix}:nodes", self.node)
-            await pipe.execute()
+    async def _stop_background(self) -> None:
+        if self._heartbeat is not None:
+            await self._heartbeat.stop()
+            self._heartbeat = None
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
+        if self._notifier is not None:
+            await self._notifier.stop()
 
-    async def _beat_forever(self) -> None:
-        beats = 0
+    def _reaped(self) -> None:
+        """Another process took this one for dead and detached its connections in Redis:
+        end them, so that their clients attach again and are found again."""
+        if self._notifier is None:
+            return
+        for listener in list(self.notifier.listeners.values()):
+            listener.disconnect(CloseCode.BACKEND_UNAVAILABLE, "resume: this server was away")
+
+    async def _refresh_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.node_ttl / 3)
-            beats += 1
+            await asyncio.sleep(min(REFRESH_PERIOD, self.key_ttl / 4))
+            sessions = set(self.notifier.listeners) | self._handlers
             try:
-                await self._beat()
-                if beats % 30 == 0:
-                    await self._refresh_keys()
+                await refresh_keys(
+                    self._scripts["refresh"], self.prefix, self.node, sessions, self.key_ttl
+                )
             except (RedisError, OSError):
                 pass  # Redis is away: the notifier and the requests say so
             raise_if_cancelled()
-
-    async def _refresh_keys(self) -> None:
-        """Keep the keys of sessions this process serves from expiring by their TTL."""
-        sessions = set(self.notifier.listeners) | self._handlers
-        async with self.client.pipeline(transaction=False) as pipe:
-            for session_id in sessions:
-                for kind in ("s", "o", "i", "r"):
-                    pipe.pexpire(self._key(kind, session_id), round(self.key_ttl * 1000))
-            await pipe.execute()
 
     async def _run(self, name: str, *args: str | bytes | int) -> Any:
         return await self._scripts[name](keys=[], args=[self.prefix, *args])
@@ -220,7 +238,13 @@ class RedisBackend:
     # -- Sessions -------------------------------------------------------------------------
 
     @translating_errors
-    async def create(self, info: SessionInfo, now: float) -> None:
+    async def create(
+        self,
+        info: SessionInfo,
+        now: float,
+        max_sessions: int | None = None,
+        max_per_client: int | None = None,
+    ) -> Admission:
         body = json.dumps(
             {
                 "id": info.id,
@@ -236,20 +260,26 @@ class RedisBackend:
                 "max_burst": info.max_burst,
             }
         )
-        created = await self._run(
-            "create",
-            info.id,
-            body,
-            limit(info.max_queue),
-            limit(info.max_buffer_bytes),
-            repr(now),
-            round(self.key_ttl * 1000),
-            info.client or "",
-            "" if info.max_rate is None else repr(float(info.max_rate)),
-            info.max_burst,
+        result = text(
+            await self._run(
+                "create",
+                info.id,
+                body,
+                limit(info.max_queue),
+                limit(info.max_buffer_bytes),
+                repr(now),
+                round(self.key_ttl * 1000),
+                info.client or "",
+                "" if info.max_rate is None else repr(float(info.max_rate)),
+                info.max_burst,
+                limit(max_sessions),
+                limit(max_per_client),
+            )
         )
-        if not created:
+        if result == "exists":
             raise ValueError(f"session {info.id!r} exists already")
+        assert result in ("created", "server full", "client full"), result
+        return result  # type: ignore[return-value]
 
     @translating_errors
     async def count(self, client: str | None = None) -> int:

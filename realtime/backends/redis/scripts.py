@@ -25,6 +25,11 @@ Keys, for a prefix ``p``::
     p:all            zset    every session, by creation (to count them)
     p:client:<addr>  zset    the sessions negotiated from one client address
     p:nodes          set     live processes; p:node:<id> is each one's heartbeat (with a TTL)
+
+Every key of a session (s, o, i, r), every room's set, and each process's conns/handlers
+sets have a TTL from their creation (``key_ttl``; pushed back by the processes serving them);
+the shared indexes (waiting, closing, closed, all, client:<addr>, nodes) have none, and drop a
+session whose keys are gone when the reaper meets it or when a cap is reached (``below``).
     p:conns:<node>   set     sessions whose connection a process holds
     p:handlers:<node> set    sessions whose handler a process runs
     p:ch:<node>      channel notifications for a process: "o <sid> [<sid>...]" or
@@ -48,6 +53,23 @@ local function has_room(count, bytes, size, max_count, max_bytes)
   if count <= 0 then return true end
   if max_count >= 0 and count >= max_count then return false end
   return max_bytes < 0 or bytes + size <= max_bytes
+end
+
+-- Whether the index ``index`` (p:all, p:client:<addr>) holds fewer than ``limit`` sessions,
+-- once those whose hash is gone (evicted, expired by its TTL) are dropped from it: so a cap
+-- never counts sessions that no longer exist. Bounded: the 1000 oldest are looked at.
+local function below(index, limit)
+  if redis.call('ZCARD', index) < limit then return true end
+  for _, sid in ipairs(redis.call('ZRANGE', index, 0, 999)) do
+    if redis.call('EXISTS', key('s', sid)) == 0 then redis.call('ZREM', index, sid) end
+  end
+  return redis.call('ZCARD', index) < limit
+end
+
+-- Give ``k`` the TTL of the session's hash ``h`` if it has a shorter one (or none).
+local function expire_with(k, h)
+  local ttl = redis.call('PTTL', h)
+  if ttl > 0 and redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end
 end
 
 local function size_of(fields)
@@ -151,21 +173,32 @@ end
 
 CREATE = """
 local sid, now, ttl, client = ARGV[2], ARGV[6], tonumber(ARGV[7]), ARGV[8]
+local max_all, max_client = tonumber(ARGV[11]), tonumber(ARGV[12])
 local h = key('s', sid)
-if redis.call('EXISTS', h) == 1 then return 0 end
+if redis.call('EXISTS', h) == 1 then return 'exists' end
+if max_all >= 0 and not below(P .. ':all', max_all) then return 'server full' end
+if client ~= '' and max_client >= 0 and not below(key('client', client), max_client) then
+  return 'client full'
+end
 redis.call('HSET', h, 'info', ARGV[3], 'mq', ARGV[4], 'mb', ARGV[5], 'st', '0',
   'since', now, 'seen', now, 'os', 0, 'oa', 0, 'ob', 0, 'ir', 0, 'ic', 0, 'ib', 0, 'hs', '0')
 if ARGV[9] ~= '' then
   redis.call('HSET', h, 'rr', ARGV[9], 'rb', ARGV[10], 'rt', ARGV[10], 'ru', now)
 end
-redis.call('PEXPIRE', h, ttl)
-redis.call('ZADD', P .. ':waiting', now, sid)
-redis.call('ZADD', P .. ':all', now, sid)
 if client ~= '' then
   redis.call('HSET', h, 'ca', client)
   redis.call('ZADD', key('client', client), now, sid)
 end
-return 1
+redis.call('PEXPIRE', h, ttl)
+for _, kind in ipairs({'o', 'i'}) do  -- both streams exist from now on, with their TTL
+  local stream = key(kind, sid)
+  redis.call('XADD', stream, '0-1', 'z', '0')
+  redis.call('XDEL', stream, '0-1')
+  redis.call('PEXPIRE', stream, ttl)
+end
+redis.call('ZADD', P .. ':waiting', now, sid)
+redis.call('ZADD', P .. ':all', now, sid)
+return 'created'
 """
 
 ATTACH = """
@@ -184,6 +217,7 @@ if f[1] ~= '3' then
   redis.call('ZREM', P .. ':waiting', sid)
 end
 redis.call('SADD', key('conns', node), sid)
+redis.call('PEXPIRE', key('conns', node), ttl)
 if f[6] and f[6] ~= node then
   redis.call('SREM', key('conns', f[6]), sid)
   if f[5] then notify(f[6], 'x ' .. sid .. ' ' .. f[5]) end
@@ -310,6 +344,8 @@ if not f[1] then return {'unknown'} end
 if f[1] == '3' then return {'closed', f[2], f[3]} end
 redis.call('SADD', key('room', room), sid)
 redis.call('SADD', key('r', sid), room)
+expire_with(key('room', room), key('s', sid))
+expire_with(key('r', sid), key('s', sid))
 return {'ok'}
 """
 
@@ -321,6 +357,7 @@ if not f[1] or f[1] == '3' then return '' end
 if f[2] ~= '0' and f[2] ~= '3' then return '' end
 redis.call('HSET', h, 'hs', '1', 'hn', node)
 redis.call('SADD', key('handlers', node), sid)
+expire_with(key('handlers', node), h)
 return f[2] == '0' and 'start' or 'restart'
 """
 
@@ -347,6 +384,7 @@ for _, sid in ipairs(waiting) do
     table.insert(expired, sid)
   else
     redis.call('ZREM', P .. ':waiting', sid)
+    if not f[1] then redis.call('ZREM', P .. ':all', sid) end  -- its keys are gone already
   end
 end
 for _, sid in ipairs(redis.call('SMEMBERS', P .. ':closing')) do
@@ -363,6 +401,7 @@ return expired
 
 REAP_NODE = """
 local node, now = ARGV[2], ARGV[3]
+if redis.call('EXISTS', key('node', node)) == 1 then return {} end  -- it beat meanwhile
 for _, sid in ipairs(redis.call('SMEMBERS', key('conns', node))) do
   local h = key('s', sid)
   local f = redis.call('HMGET', h, 'cn', 'st')
@@ -388,6 +427,26 @@ redis.call('SREM', P .. ':nodes', node)
 return orphans
 """
 
+REFRESH = """
+-- Push back the TTL of the keys of the sessions ARGV[4..] (those this process serves), of
+-- their rooms' member sets and of this process's sets.
+local ttl, node = tonumber(ARGV[2]), ARGV[3]
+for i = 4, #ARGV do
+  local sid = ARGV[i]
+  if redis.call('PEXPIRE', key('s', sid), ttl) == 1 then
+    redis.call('PEXPIRE', key('o', sid), ttl)
+    redis.call('PEXPIRE', key('i', sid), ttl)
+    redis.call('PEXPIRE', key('r', sid), ttl)
+    for _, room in ipairs(redis.call('SMEMBERS', key('r', sid))) do
+      redis.call('PEXPIRE', key('room', room), ttl)
+    end
+  end
+end
+redis.call('PEXPIRE', key('conns', node), ttl)
+redis.call('PEXPIRE', key('handlers', node), ttl)
+return 1
+"""
+
 SCRIPTS: dict[str, str] = {
     name: PRELUDE + body
     for name, body in {
@@ -407,5 +466,6 @@ SCRIPTS: dict[str, str] = {
         "release": RELEASE,
         "expire": EXPIRE,
         "reap_node": REAP_NODE,
+        "refresh": REFRESH,
     }.items()
 }
