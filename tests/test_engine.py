@@ -11,6 +11,7 @@ from realtime.backends.base import SessionInfo
 from realtime.protocol.connection import ConnectionProtocol
 from realtime.protocol.frames import Ack, Close, Frame, Reconnect
 from realtime.server.engine import Channel
+from realtime.transports.longpoll import _wait_for_news
 from realtime.types import SessionId
 
 pytestmark = pytest.mark.anyio
@@ -199,3 +200,16 @@ async def test_a_message_taken_without_a_reply_is_acknowledged() -> None:
     assert writer.messages == []
     pump.cancel()
     await asyncio.gather(pump, return_exceptions=True)
+
+
+async def test_news_before_a_poll_waits_is_not_lost() -> None:
+    """News may come while the poll reads what is queued (a Redis round trip): the wait that
+    follows must return at once, not at the poll timeout."""
+    channel = Channel(SessionId("p"), "longpoll")
+    channel.wake()  # news while the poll was looking: nothing parked to cancel yet
+
+    async def receive() -> dict[str, object]:
+        await asyncio.Event().wait()  # the client stays: only news ends this wait
+        raise AssertionError("unreachable")
+
+    await asyncio.wait_for(_wait_for_news(channel, receive, timeout=30), 1)

@@ -79,6 +79,8 @@ async def _wait_for_news(channel: Channel, receive: Receive, timeout: float) -> 
     and the timeout cancel that wait (:attr:`Channel.poller`): a poll costs no task of its
     own, and one timer.
     """
+    if channel.event.is_set():  # news came while the poll looked for messages
+        return
     me = asyncio.current_task()
     assert me is not None
     channel.poller = me
