@@ -545,9 +545,10 @@ def _doc(document: dict[str, Any], results: Path) -> str:
         "client: WebSocket refused, then straight to the transport that works, with no "
         f"negotiation and no wait. {s['ttfm_iterations']} attempts per round (1 when SSE is "
         "buffered), after one warm-up attempt; median.",
-        "- **Scale-out.** The fan-out's method, with sessions of every transport at once, on "
-        "realtime only: one node in memory, one node on Redis, three nodes on Redis, behind "
-        "nginx; see [Scale-out](#scale-out).",
+        "- **Scale-out.** The fan-out's method, with sessions of every transport at once: "
+        "realtime on one node in memory, one node on Redis and two nodes on Redis, and "
+        "python-socketio on AsyncRedisManager on one node and two, behind nginx; see "
+        "[Scale-out](#scale-out).",
         "",
         "## Machine",
         "",
@@ -629,13 +630,16 @@ def _scaleout_section(document: dict[str, Any]) -> list[str]:
     return [
         "## Scale-out",
         "",
-        "realtime alone, on three deployments behind the same nginx (round-robin without "
-        "affinity, the configuration of [Scaling out](how-to/scaling.md)): one node with the "
-        "in-memory backend, one node on Redis, three nodes on one Redis. "
-        f"{_scaleout_load(s)}, all in one room; the broadcasts are published through nginx (so "
-        "on three nodes by each node in turn, reaching the others' sessions through Redis). "
+        "realtime on three deployments behind the same nginx (round-robin without affinity, "
+        "the configuration of [Scaling out](how-to/scaling.md)): one node with the in-memory "
+        "backend, one node on Redis, two nodes on one Redis; beside it python-socketio on its "
+        "AsyncRedisManager, one node and two. "
+        f"{_scaleout_load(s)}, all in one room (python-socketio: WebSocket only); the broadcasts "
+        "are published through nginx (so on two nodes by each node in turn, reaching the "
+        "other's sessions through Redis). "
         f"Median of {s['rounds']} round{'s' if s['rounds'] != 1 else ''}; in parentheses the "
-        "ratio to memory on 1 node, paired within each round as above. n/a: no Redis.",
+        "ratio to realtime in memory on 1 node, paired within each round as above. n/a: no "
+        "Redis, or no such transport.",
         "",
         table,
         "",
@@ -643,12 +647,12 @@ def _scaleout_section(document: dict[str, Any]) -> list[str]:
         *([""] if notes else []),
         "![Scale-out chart](img/scaleout.png)",
         "",
-        "**Pinning: what the 3-node column means.** The machine has 2 cores. Every process of "
+        "**Pinning: what the 2-node columns mean.** The machine has 2 cores. Every process of "
         "the server side (the nodes, redis-server, nginx) runs on core 0: the nodes under "
         "`taskset -c 0`, redis-server and nginx started from a harness thread pinned to core 0 "
         "so that they, every thread and every worker inherit it (`server_cpus` in the JSON "
-        "lists each process's cores). The load generator runs alone on core 1. Three nodes "
-        "on one core share it with Redis and nginx, so the 3-node column measures what "
+        "lists each process's cores). The load generator runs alone on core 1. Two nodes "
+        "on one core share it with Redis and nginx, so the 2-node columns measure what "
         "coordinating through Redis costs (cross-node publishes, sessions whose requests "
         "land on different nodes), never a speed-up: here more nodes can only cost more. On "
         "machines where each node has its own cores, throughput would grow with the nodes "
