@@ -736,7 +736,11 @@ def _scaleout_findings(document: dict[str, Any]) -> list[str]:
         label = DEPLOYMENT_LABELS[deployment]
         parts = []
         if "deliveries_per_s" in ratios:
-            parts.append(f"{1 / ratios['deliveries_per_s']:.1f}× fewer deliveries/s")
+            ratio = ratios["deliveries_per_s"]
+            more = ratio >= 1
+            parts.append(
+                f"{ratio if more else 1 / ratio:.2f}× {'more' if more else 'fewer'} deliveries/s"
+            )
         for key, name in (("p50_ms", "p50"), ("p99_ms", "p99")):
             if key in ratios:
                 parts.append(
