@@ -129,13 +129,16 @@ class WebSocketTransport:
 
     async def _serve(self, channel: Channel, last: int, receive: Receive, writer: _Writer) -> None:
         """Read the client's frames in this (the connection's ASGI) task while the engine's
-        pump writes in a task of its own; when either ends, the other is stopped."""
+        pump writes (inline, or in a task of its own while a write waits); when either ends,
+        the other is stopped."""
         engine = self.engine
         proto = engine.protocol(channel, last)
         await writer.send_frame(channel.hello)
         me = asyncio.current_task()
         assert me is not None
-        downstream = asyncio.create_task(engine.pump(channel, proto, last, writer))
+        pump = engine.start_pump(channel, proto, last, writer)
+        downstream = pump.finished
+        assert downstream is not None
         reading = True  # this task reads: the pump's end must stop it
         stopped = False  # the pump ended first and cancelled the reading
 
@@ -159,7 +162,7 @@ class WebSocketTransport:
                 # The session ended from this side: let the pump write the close.
                 await asyncio.wait({downstream}, timeout=engine.settings.send_timeout)
         finally:
-            downstream.cancel()
+            pump.stop()
             (result,) = await asyncio.gather(downstream, return_exceptions=True)
         if isinstance(result, BackendError):
             raise result
