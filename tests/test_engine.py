@@ -284,3 +284,24 @@ async def test_news_before_a_poll_waits_is_not_lost() -> None:
         raise AssertionError("unreachable")
 
     await asyncio.wait_for(_wait_for_news(channel, receive, timeout=30), 1)
+
+
+async def test_the_end_of_a_started_pump_stops_its_reader() -> None:
+    """The connection's task reads the client; when the pump ends first, it is cancelled."""
+    app = RealtimeApp(handler, ping_interval=None)
+    session_id = SessionId("r")
+    await app.backend.create(SessionInfo(id=session_id, token_hash="0" * 64, created=0.0), 0.0)
+    channel = Channel(session_id, "websocket")
+    await app.backend.attach(session_id, channel, "websocket", 0, 0.0)
+    writer = Recorder()
+    reader = asyncio.create_task(asyncio.sleep(30))  # a read that waits for the client
+    pump = app.engine.start_pump(channel, app.engine.protocol(channel, 0), 0, writer, reader)
+    await asyncio.sleep(0)
+    assert not reader.done()
+    await app.backend.close(session_id, 1000, "done")
+    assert pump.finished is not None
+    await asyncio.wait_for(pump.finished, 5)
+    assert writer.ended == Close(1000, "done")
+    assert pump.reader_stopped
+    with pytest.raises(asyncio.CancelledError):
+        await reader

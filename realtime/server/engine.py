@@ -21,6 +21,7 @@ import asyncio
 import itertools
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from starlette.datastructures import QueryParams
 from starlette.requests import HTTPConnection
@@ -435,10 +436,16 @@ class Engine:
             channel.pump = None
 
     def start_pump(
-        self, channel: Channel, proto: ConnectionProtocol, cursor: int, writer: StreamWriter
+        self,
+        channel: Channel,
+        proto: ConnectionProtocol,
+        cursor: int,
+        writer: StreamWriter,
+        reader: asyncio.Task[Any] | None = None,
     ) -> Pump:
         """:meth:`pump` without a task of its own while parked (:meth:`Pump.start`): its
-        ``finished`` is done when the connection ended, and ``stop()`` ends it."""
+        ``finished`` is done when the connection ended, and ``stop()`` ends it; its end
+        cancels ``reader`` if that still reads."""
         pump = self._pump_for(channel, proto, cursor, writer, _never_alive)
         channel.pump = pump
 
@@ -446,7 +453,7 @@ class Engine:
             if channel.pump is pump:
                 channel.pump = None
 
-        pump.start().add_done_callback(ended)
+        pump.start(reader).add_done_callback(ended)
         return pump
 
     def _pump_for(

@@ -26,6 +26,7 @@ pump look again.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Protocol
@@ -48,6 +49,11 @@ WRITE_BATCH_BYTES = 2**20
 _IDLE, _MORE, _END, _PUMP = range(4)
 """What one turn of the pump left: nothing to do; more to write at once; the connection
 ended; something only the pump's task may do (a turn run by another task stops there)."""
+
+
+_TIMER_CONTEXT = contextvars.Context()
+"""The context the pumps' alarms run in (``call_at`` copies the caller's by default, a Context
+per timer that an idle connection keeps): a turn reads no context variable."""
 
 
 class StreamWriter(Protocol):
@@ -123,6 +129,8 @@ class Pump:
         "max_batch",
         "parked",
         "proto",
+        "reader",
+        "reader_stopped",
         "send_timeout",
         "still_alive",
         "writer",
@@ -168,10 +176,16 @@ class Pump:
         self._detached = False  # started by start(): no task while parked
         self.finished: asyncio.Future[None] | None = None
         """Done when the connection ended (:meth:`start`): its outcome is the pump's."""
+        self.reader: asyncio.Task[Any] | None = None
+        """The connection's task reading the client (:meth:`start`): cancelled when the pump
+        ends first (``reader_stopped``); the reader sets it to None once it stops reading."""
+        self.reader_stopped = False
 
-    def start(self) -> asyncio.Future[None]:
+    def start(self, reader: asyncio.Task[Any] | None = None) -> asyncio.Future[None]:
         """Write until the connection ends, in tasks of the pump's own, none while parked
-        when writes run inline; return :attr:`finished`. :meth:`stop` ends it early."""
+        when writes run inline; return :attr:`finished`. :meth:`stop` ends it early; the
+        pump's end cancels ``reader``, if it still reads."""
+        self.reader = reader
         self.finished = self._loop.create_future()
         self._detached = self.inline
         self._spawn()
@@ -216,6 +230,10 @@ class Pump:
     def _end(self, outcome: BaseException | None) -> None:
         self._task = None
         self._cleanup()
+        reader, self.reader = self.reader, None
+        if reader is not None:
+            self.reader_stopped = True
+            reader.cancel()
         finished = self.finished
         assert finished is not None
         if outcome is None:
@@ -305,7 +323,8 @@ class Pump:
         if deadline is not None and (self._alarm is None or deadline < self._alarm_at):
             if self._alarm is not None:
                 self._alarm.cancel()
-            self._alarm = self._loop.call_at(deadline, self._ring)  # wakes like news does
+            # wakes like news does; in a shared empty context, not a copy per timer
+            self._alarm = self._loop.call_at(deadline, self._ring, context=_TIMER_CONTEXT)
             self._alarm_at = deadline
 
     def _ring(self) -> None:

@@ -134,30 +134,19 @@ class WebSocketTransport:
         engine = self.engine
         proto = engine.protocol(channel, last)
         await writer.send_frame(channel.hello)
-        me = asyncio.current_task()
-        assert me is not None
-        pump = engine.start_pump(channel, proto, last, writer)
+        pump = engine.start_pump(channel, proto, last, writer, asyncio.current_task())
         downstream = pump.finished
         assert downstream is not None
-        reading = True  # this task reads: the pump's end must stop it
-        stopped = False  # the pump ended first and cancelled the reading
-
-        def pump_ended(_: object) -> None:
-            nonlocal stopped
-            if reading:
-                stopped = True
-                me.cancel()
-
-        downstream.add_done_callback(pump_ended)
         try:
             try:
                 session_ended = await self._read(channel, proto, receive)
             except asyncio.CancelledError:
-                if not stopped or me.uncancel() > 0:
+                me = asyncio.current_task()
+                if not pump.reader_stopped or (me is not None and me.uncancel() > 0):
                     raise
                 session_ended = False
             finally:
-                reading = False
+                pump.reader = None  # the pump's end no longer stops this task
             if session_ended and not downstream.done():
                 # The session ended from this side: let the pump write the close.
                 await asyncio.wait({downstream}, timeout=engine.settings.send_timeout)
