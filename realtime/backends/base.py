@@ -60,6 +60,10 @@ class SessionInfo:
     """Bound on unacknowledged outgoing messages, and on messages waiting for the handler."""
     max_buffer_bytes: int | None = None
     """Bound on the bytes of either queue; one message always fits."""
+    max_client_bytes: int | None = None
+    """Bound on the bytes held in the queues of all sessions of :attr:`client` (None: none)."""
+    max_total_bytes: int | None = None
+    """Bound on the bytes held in the queues of every session of the backend (None: none)."""
     max_rate: float | None = None
     """Messages per second the client may send, on average (None: no limit)."""
     max_burst: int = 1
