@@ -3,12 +3,19 @@
 ``python -m bench.serve bench.apps.raw_app:app --fd 3``. The harness binds 127.0.0.1:0,
 passes the socket down (so the port is known before start and never raced for), pins this
 process to one core with ``taskset`` and stops it by its pid.
+
+With ``BENCH_PROFILE=<dir>`` in the environment, the server runs under cProfile and writes
+``<dir>/<pid>.prof`` when it stops (read it with ``python -m pstats``).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
+import signal
 import socket
+import sys
 
 import uvicorn
 
@@ -26,7 +33,18 @@ def main() -> None:
         lifespan="auto",
         timeout_graceful_shutdown=1,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    profile_dir = os.environ.get("BENCH_PROFILE")
+    if not profile_dir:
+        server.run(sockets=[sock])
+        return
+    # uvicorn raises the SIGTERM it caught again once it has shut down: exit, not die.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    profile = cProfile.Profile()
+    try:
+        profile.runcall(server.run, sockets=[sock])
+    finally:
+        profile.dump_stats(os.path.join(profile_dir, f"{os.getpid()}.prof"))
 
 
 if __name__ == "__main__":

@@ -6,76 +6,45 @@ node over Redis pub/sub (one PUBLISH per emit, whatever the room's size; each no
 its own connections). ``/bench/count`` and the broadcast's answer count the room over all
 nodes: every node keeps its connections in one Redis set (SADD at connect, SREM at
 disconnect, one SCARD per broadcast: the only commands the bench adds to the manager's).
-``GET /bench/node`` tells what this node holds, as ``bench.apps.realtime_app`` does.
 
 Set in the environment by the scale-out scenario: ``BENCH_REDIS_URL``, ``BENCH_REDIS_PREFIX``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Any
 
 import socketio
 from redis.asyncio import Redis
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+
+from bench.apps.socketio_app import Members, create_app
 
 __all__ = ["app"]
 
-ROOM = "bench"
 URL = os.environ["BENCH_REDIS_URL"]
 MEMBERS = f"{os.environ.get('BENCH_REDIS_PREFIX', 'bench')}:socketio:members"
+
+
+class RedisMembers(Members):
+    """The room's members over every node: one Redis set."""
+
+    def __init__(self, redis: Redis, key: str) -> None:
+        super().__init__()
+        self.redis, self.key = redis, key
+
+    async def add(self, sid: str) -> None:
+        await super().add(sid)
+        await self.redis.sadd(self.key, sid)
+
+    async def remove(self, sid: str) -> None:
+        await super().remove(sid)
+        await self.redis.srem(self.key, sid)
+
+    async def count(self) -> int:
+        return int(await self.redis.scard(self.key))
+
 
 sio = socketio.AsyncServer(
     async_mode="asgi", client_manager=socketio.AsyncRedisManager(URL, channel="bench-socketio")
 )
-redis = Redis.from_url(URL)
-connected: set[str] = set()
-
-
-async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-    await sio.enter_room(sid, ROOM)
-    connected.add(sid)
-    await redis.sadd(MEMBERS, sid)
-
-
-async def disconnect(sid: str, reason: Any = None) -> None:
-    connected.discard(sid)
-    await redis.srem(MEMBERS, sid)
-
-
-async def echo(sid: str, data: Any) -> None:
-    await sio.emit("echo", data, to=sid)
-
-
-sio.on("connect", connect)
-sio.on("disconnect", disconnect)
-sio.on("echo", echo)
-
-
-async def broadcast(request: Request) -> PlainTextResponse:
-    await sio.emit("b", (await request.body()).decode(), room=ROOM)
-    return PlainTextResponse(str(await redis.scard(MEMBERS)))
-
-
-async def count(request: Request) -> PlainTextResponse:
-    return PlainTextResponse(str(await redis.scard(MEMBERS)))
-
-
-async def node(request: Request) -> Response:
-    held = {"handlers": len(connected), "websocket": len(connected), "http": 0}
-    return Response(json.dumps(held), media_type="application/json")
-
-
-http = Starlette(
-    routes=[
-        Route("/bench/broadcast", broadcast, methods=["POST"]),
-        Route("/bench/count", count),
-        Route("/bench/node", node),
-    ]
-)
-app = socketio.ASGIApp(sio, other_asgi_app=http)
+app = create_app(sio, RedisMembers(Redis.from_url(URL), MEMBERS))

@@ -2,8 +2,9 @@
 
 Negotiate with ``POST <mount>/negotiate``, then attach a transport. Every data frame is
 numbered; the client acknowledges what it read, like realtime's Python client does: after a
-quarter of the server's window (``max_queue`` = 1024) or ``ACK_DELAY`` seconds, whichever
-comes first; on long-polling each poll's ``last`` is the ack. Pings are answered.
+quarter of the server's window (``max_queue`` = 1024), or ``ACK_DELAY`` seconds after the
+last message while messages keep coming but at most ``ACK_MAX_DELAY`` after the first,
+whichever comes first; on long-polling each poll's ``last`` is the ack. Pings are answered.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ MOUNT = "/realtime"
 ACK_EVERY = 256
 ACK_DELAY = {"websocket": 0.05, "sse": 0.25, "longpoll": 0.0}
 """Seconds before a pending ack goes out: the delays of ``realtime.client``."""
+ACK_MAX_DELAY = 1.0
 JSON = {"Content-Type": "application/json"}
 
 
@@ -44,6 +46,7 @@ class RealtimeClient(Client):
         self.sent = 0
         self.opened = asyncio.Event()
         self._ack_timer: asyncio.TimerHandle | None = None
+        self._ack_first = self._ack_last = 0.0  # when the first and last message to ack came
 
     async def negotiate(self) -> list[str]:
         response = await self.http.request("POST", f"{MOUNT}/negotiate", b'{"v": 1}', JSON)
@@ -102,9 +105,20 @@ class RealtimeClient(Client):
     def _owe_ack(self) -> None:
         if self.received - self.acked >= ACK_EVERY:
             self._flush_ack()
-        elif self._ack_timer is None:
-            loop = asyncio.get_running_loop()
-            self._ack_timer = loop.call_later(ACK_DELAY[self.transport], self._flush_ack)
+            return
+        loop = asyncio.get_running_loop()
+        self._ack_last = loop.time()
+        if self._ack_timer is None:
+            self._ack_first = self._ack_last
+            self._ack_timer = loop.call_later(ACK_DELAY[self.transport], self._ack_due)
+
+    def _ack_due(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = min(self._ack_last + ACK_DELAY[self.transport], self._ack_first + ACK_MAX_DELAY)
+        if due > loop.time():  # messages keep coming: wait for more
+            self._ack_timer = loop.call_at(due, self._ack_due)
+        else:
+            self._flush_ack()
 
     def _flush_ack(self) -> None:
         if self._ack_timer is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bench.loadgen.http import HTTPConnection
 from bench.scenarios.common import (
@@ -25,7 +25,7 @@ from bench.servers import ServerProcess
 from bench.settings import Settings
 from bench.stats import Probe, percentile
 
-__all__ = ["Deliveries", "fanout", "send_broadcasts"]
+__all__ = ["Deliveries", "Work", "fanout", "measure_fanout", "send_broadcasts"]
 
 FILLER = "x" * 40
 
@@ -91,11 +91,37 @@ async def send_broadcasts(
     await state.wait_complete(stop)
 
 
+Work = Callable[[HTTPConnection, Deliveries, int, int], Awaitable[None]]
+"""``work(trigger, state, start, stop)``: have broadcasts ``start`` to ``stop`` (exclusive)
+sent, and return once every session has them all."""
+
+
 async def fanout(system: str, server: ServerProcess, settings: Settings, transport: str) -> Result:
+    window = settings.broadcast_window
+
+    def paced(trigger: HTTPConnection, state: Deliveries, start: int, stop: int) -> Awaitable[None]:
+        return send_broadcasts(trigger, state, start, stop, window)
+
+    sessions_count = settings.fanout_sessions[transport]
+    return await measure_fanout(
+        system, server, settings, transport, sessions_count, settings.broadcasts, paced
+    )
+
+
+async def measure_fanout(
+    system: str,
+    server: ServerProcess,
+    settings: Settings,
+    transport: str,
+    count: int,
+    size: int,
+    work: Work,
+) -> Result:
+    """The harness of the fan-outs, paced and burst: ``count`` sessions on ``transport`` in
+    the room, a paced warm-up, then ``size`` broadcasts sent by ``work``, measured."""
     target = target_of(server)
-    count = settings.fanout_sessions[transport]
-    warmup, total = settings.broadcast_warmup, settings.broadcast_warmup + settings.broadcasts
-    state = Deliveries(count, total, warmup)
+    warmup = settings.broadcast_warmup
+    state = Deliveries(count, warmup + size, warmup)
     trigger = HTTPConnection(target.host, target.port)  # its requests are not counted
     limit = settings.phase_timeout
     try:
@@ -106,21 +132,21 @@ async def fanout(system: str, server: ServerProcess, settings: Settings, transpo
                 target, send_broadcasts(trigger, state, 0, warmup, window), limit, "warm-up"
             )
             probe = Probe(server, target.counter)
-            work = send_broadcasts(trigger, state, warmup, total, window)
             try:
-                await phase(target, work, limit, "the broadcasts")
+                await phase(
+                    target, work(trigger, state, warmup, warmup + size), limit, "the broadcasts"
+                )
             except ScenarioError as exc:
                 delivered = sum(state.counts[warmup:])
-                expected = count * settings.broadcasts
-                raise ScenarioError(f"{exc}; {delivered}/{expected} delivered") from None
+                raise ScenarioError(f"{exc}; {delivered}/{count * size} delivered") from None
             measured = probe.stop()
     finally:
         trigger.close()
     if state.errors:
         raise ScenarioError(f"{len(state.errors)} out-of-order deliveries: {state.errors[0]}")
     deliveries = len(state.latencies)
-    if deliveries != count * settings.broadcasts:
-        raise ScenarioError(f"{deliveries} deliveries, expected {count * settings.broadcasts}")
+    if deliveries != count * size:
+        raise ScenarioError(f"{deliveries} deliveries, expected {count * size}")
     return {
         "deliveries_per_s": deliveries / measured.wall,
         "p50_ms": percentile(state.latencies, 0.5) * 1e3,
@@ -128,6 +154,6 @@ async def fanout(system: str, server: ServerProcess, settings: Settings, transpo
         "http_requests": measured.requests,
         "cpu_us_per_delivery": measured.server_cpu / deliveries * 1e6,
         "sessions": count,
-        "broadcasts": settings.broadcasts,
+        "broadcasts": size,
         **measured.figures(),
     }

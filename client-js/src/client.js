@@ -37,6 +37,7 @@ import { websocket } from "./transports/websocket.js";
  * @property {boolean} [closeSent]
  * @property {any} [timer] open timeout, then heartbeat watchdog
  * @property {any} [ackTimer]
+ * @property {number} [ackLast] when the last message to acknowledge came
  * @property {Conn[]} [rivals] the attempts closed when this one won the race
  */
 
@@ -44,6 +45,8 @@ import { websocket } from "./transports/websocket.js";
 const TRANSPORTS = { websocket, sse, longpoll };
 /** ms an ack may wait to be coalesced; long-polls carry theirs in `last`, so none there. */
 const ACK_DELAY = /** @type {Record<string, number>} */ ({ websocket: 50, sse: 250 });
+/** While messages keep coming, an ack waits for more, up to this long after the first. */
+const ACK_MAX_DELAY = 1000;
 export const CONNECTING = 0;
 export const OPEN = 1;
 export const CLOSING = 2;
@@ -143,8 +146,8 @@ export class Client extends Emitter {
       WebSocket: g.WebSocket,
       EventSource: g.EventSource,
       fetch: defaultFetch(),
-      setTimeout: (callback, ms) => setTimeout(callback, ms),
-      clearTimeout: (id) => clearTimeout(id),
+      setTimeout: setTimeout.bind(g), // bound: called as a method of this object
+      clearTimeout: clearTimeout.bind(g),
       now: Date.now,
       random: Math.random,
       ...options,
@@ -414,15 +417,21 @@ export class Client extends Emitter {
 
   /**
    * Acknowledge what the application read: at once after a quarter of the window, else
-   * after a short delay that coalesces acks.
+   * a short delay after the last message (a stream is acked by count, not by the clock),
+   * but at most ACK_MAX_DELAY after the first.
    * @param {Conn} c
    */
   #ackSoon(c) {
-    const n = /** @type {Negotiated} */ (this.#n);
+    const o = this.#o;
     const delay = ACK_DELAY[c.name];
     if (c.dead || delay == null) return;
-    if (this.#in - c.acked >= wire.ackBatch(n.max_queue)) this.#ack(c);
-    else c.ackTimer ||= this.#o.setTimeout(() => this.#ack(c), delay);
+    if (this.#in - c.acked >= wire.ackBatch(/** @type {Negotiated} */ (this.#n).max_queue)) return this.#ack(c);
+    const first = (c.ackLast = o.now()); // the first since the last ack, when this arms the timer
+    const due = () => {
+      const wait = Math.min(/** @type {number} */ (c.ackLast) + delay, first + ACK_MAX_DELAY) - o.now();
+      wait > 0 ? (c.ackTimer = o.setTimeout(due, wait)) : this.#ack(c);
+    };
+    c.ackTimer ||= o.setTimeout(due, delay);
   }
 
   /** @param {Conn} c a live one (#kill clears the timer that calls this) */

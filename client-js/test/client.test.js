@@ -288,6 +288,20 @@ test("acks what the application read: coalesced, or at once after a quarter of t
   assert.deepEqual(socket.sent, ["a1", "a3"]);
 });
 
+test("a stream is acked by count, not by the clock: at most 1 s after its first message", async () => {
+  const { env, socket } = await openWebSocket({}, { max_queue: 1024 });
+  for (let seq = 1; seq <= 25; seq++) {
+    socket.receive(`d${seq}:x`); // one message every 40 ms < the 50 ms delay
+    await env.advance(40);
+    assert.deepEqual(socket.sent, seq * 40 < 1000 ? [] : ["a25"], `after message ${seq}`);
+  }
+  socket.receive("d26:x");
+  await env.advance(49);
+  assert.deepEqual(socket.sent, ["a25"]);
+  await env.advance(1);
+  assert.deepEqual(socket.sent, ["a25", "a26"], "a quiet gap acks at once");
+});
+
 test("answers a ping with a pong", async () => {
   const { socket } = await openWebSocket();
   socket.receive("p");

@@ -5,8 +5,10 @@ the same on the server and in the Python client (``is_server`` says which side i
 
 - :meth:`~ConnectionProtocol.receive` decodes and checks a frame from the peer and returns it,
   or returns a :class:`Violation` (a close code and reason) for bad input: it never raises.
-- It owes the peer an ack once ``ack_batch`` messages are unacknowledged or ``ack_delay``
-  seconds after the first of them, and a pong after a ping.
+- It owes the peer an ack once ``ack_batch`` messages are unacknowledged, or ``ack_delay``
+  seconds after the last of them while messages keep coming (a stream is acked by count,
+  not once per ``ack_delay``), but never later than ``ack_max_delay`` after the first; and
+  a pong after a ping.
 - Heartbeats: it asks for a ping after ``ping_interval`` seconds without sending anything, and
   declares the connection dead after ``ping_interval + ping_timeout`` without receiving anything.
 
@@ -29,7 +31,10 @@ from realtime.protocol.frames import (
     decode_frame,
 )
 
-__all__ = ["ConnectionProtocol", "Violation", "ack_batch"]
+__all__ = ["ACK_MAX_DELAY", "ConnectionProtocol", "Violation", "ack_batch"]
+
+ACK_MAX_DELAY = 1.0
+"""Seconds an ack may wait after the first message it covers while a stream keeps coming."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +59,14 @@ class ConnectionProtocol:
     """Checks and timers for one connection. See the module docstring."""
 
     __slots__ = (
+        "_ack_last",
         "_ack_since",
         "_acked",
         "_pong_owed",
         "_watermark",
         "ack_batch",
         "ack_delay",
+        "ack_max_delay",
         "is_server",
         "last_received",
         "last_sent",
@@ -80,6 +87,7 @@ class ConnectionProtocol:
         ping_timeout: float | None = None,
         ack_batch: int = 64,
         ack_delay: float = 0.05,
+        ack_max_delay: float = ACK_MAX_DELAY,
         received: int = 0,
         acked: int = 0,
     ) -> None:
@@ -91,6 +99,7 @@ class ConnectionProtocol:
         self.ping_timeout = ping_timeout
         self.ack_batch = ack_batch
         self.ack_delay = ack_delay
+        self.ack_max_delay = max(ack_delay, ack_max_delay)
         self.last_received = now
         self.last_sent = now
         self._watermark = received
@@ -101,7 +110,8 @@ class ConnectionProtocol:
         """The highest ack of the peer seen on this connection (from the start: ``acked``, the
         resume point it gave): one at or below it carries no news."""
         self._acked = received
-        self._ack_since: float | None = None
+        self._ack_since: float | None = None  # when the first message the ack owed covers came
+        self._ack_last = 0.0  # when the last one came
         self._pong_owed = False
 
     # -- Input ----------------------------------------------------------------------------
@@ -127,6 +137,7 @@ class ConnectionProtocol:
         if watermark <= self._watermark:
             return
         self._watermark = watermark
+        self._ack_last = now
         if self._ack_since is None:
             self._ack_since = now
 
@@ -151,7 +162,7 @@ class ConnectionProtocol:
             return None
         if self._watermark - self._acked >= self.ack_batch:
             return self._ack_since
-        return self._ack_since + self.ack_delay
+        return min(self._ack_last + self.ack_delay, self._ack_since + self.ack_max_delay)
 
     def _ping_due_at(self) -> float | None:
         if self.ping_interval is None or not self.is_server:

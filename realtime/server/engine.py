@@ -21,6 +21,7 @@ import asyncio
 import itertools
 import secrets
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from starlette.datastructures import QueryParams
 from starlette.requests import HTTPConnection
@@ -145,7 +146,7 @@ class Channel:
     def disconnect(self, code: int, reason: str) -> None:
         if self.ended is None:
             self.ended = (code, reason)
-        self._news()
+        self.wake()  # a parked pump has no task to tell: it runs a turn, which hands over
 
     def _news(self) -> None:
         self.event.set()
@@ -480,7 +481,43 @@ class Engine:
         """Write the session's frames to one streaming connection until it ends (see
         :mod:`realtime.server.pump`), from ``cursor`` on. ``still_alive`` is asked when
         ``proto`` finds the peer silent."""
-        pump = Pump(
+        pump = self._pump_for(channel, proto, cursor, writer, still_alive)
+        channel.pump = pump
+        try:
+            await pump.run()
+        finally:
+            channel.pump = None
+
+    def start_pump(
+        self,
+        channel: Channel,
+        proto: ConnectionProtocol,
+        cursor: int,
+        writer: StreamWriter,
+        reader: asyncio.Task[Any] | None = None,
+    ) -> Pump:
+        """:meth:`pump` without a task of its own while parked (:meth:`Pump.start`): its
+        ``finished`` is done when the connection ended, and ``stop()`` ends it; its end
+        cancels ``reader`` if that still reads."""
+        pump = self._pump_for(channel, proto, cursor, writer, _never_alive)
+        channel.pump = pump
+
+        def ended(_: object) -> None:
+            if channel.pump is pump:
+                channel.pump = None
+
+        pump.start(reader).add_done_callback(ended)
+        return pump
+
+    def _pump_for(
+        self,
+        channel: Channel,
+        proto: ConnectionProtocol,
+        cursor: int,
+        writer: StreamWriter,
+        still_alive: Callable[[], Awaitable[bool]],
+    ) -> Pump:
+        return Pump(
             channel,
             proto,
             cursor,
@@ -491,8 +528,3 @@ class Engine:
             still_alive=still_alive,
             inline=self._inline_writes,
         )
-        channel.pump = pump
-        try:
-            await pump.run()
-        finally:
-            channel.pump = None

@@ -12,6 +12,11 @@ that task goes on at once, and the pump's own task finishes the write where it s
 under the write watchdog. So a message reaches a writable connection without a task switch,
 and nobody but the connection's task ever waits on it.
 
+A WebSocket's pump has no task while it is parked (:meth:`Pump.start`): its task ends when
+there is nothing to do, and one starts again only when a write must wait or something only
+a task may do comes (the end of the connection). An idle connection keeps no task and no
+frames for its writer, only the :class:`Pump` itself.
+
 The loop sets no timer per message: one watchdog checks the write in progress, and one alarm
 wakes the pump at the protocol's next deadline. Both stay armed while deadlines only move
 later (as heartbeat deadlines do with every frame); a timer that fires early just has the
@@ -21,6 +26,7 @@ pump look again.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, Protocol
@@ -43,6 +49,11 @@ WRITE_BATCH_BYTES = 2**20
 _IDLE, _MORE, _END, _PUMP = range(4)
 """What one turn of the pump left: nothing to do; more to write at once; the connection
 ended; something only the pump's task may do (a turn run by another task stops there)."""
+
+
+_TIMER_CONTEXT = contextvars.Context()
+"""The context the pumps' alarms run in (``call_at`` copies the caller's by default, a Context
+per timer that an idle connection keeps): a turn reads no context variable."""
 
 
 class StreamWriter(Protocol):
@@ -101,6 +112,7 @@ class Pump:
     __slots__ = (
         "_alarm",
         "_alarm_at",
+        "_detached",
         "_event",
         "_failed",
         "_in_flight",
@@ -112,10 +124,13 @@ class Pump:
         "backend",
         "channel",
         "cursor",
+        "finished",
         "inline",
         "max_batch",
         "parked",
         "proto",
+        "reader",
+        "reader_stopped",
         "send_timeout",
         "still_alive",
         "writer",
@@ -158,6 +173,75 @@ class Pump:
         self._watchdog: asyncio.TimerHandle | None = None  # ends the task if that write hangs
         self._alarm: asyncio.TimerHandle | None = None  # sets the event at the next deadline...
         self._alarm_at = 0.0  # ...which is this (uvloop's handles do not say)
+        self._detached = False  # started by start(): no task while parked
+        self.finished: asyncio.Future[None] | None = None
+        """Done when the connection ended (:meth:`start`): its outcome is the pump's."""
+        self.reader: asyncio.Task[Any] | None = None
+        """The connection's task reading the client (:meth:`start`): cancelled when the pump
+        ends first (``reader_stopped``); the reader sets it to None once it stops reading."""
+        self.reader_stopped = False
+
+    def start(self, reader: asyncio.Task[Any] | None = None) -> asyncio.Future[None]:
+        """Write until the connection ends, in tasks of the pump's own, none while parked
+        when writes run inline; return :attr:`finished`. :meth:`stop` ends it early; the
+        pump's end cancels ``reader``, if it still reads."""
+        self.reader = reader
+        self.finished = self._loop.create_future()
+        self._detached = self.inline
+        self._spawn()
+        return self.finished
+
+    def stop(self) -> None:
+        """End a started pump: its task is cancelled, ``finished`` too."""
+        if self.finished is None or self.finished.done():
+            return
+        if self._task is not None:
+            self._task.cancel()
+        else:
+            self._end(asyncio.CancelledError())
+
+    def _spawn(self) -> None:
+        if self._task is None and self.finished is not None and not self.finished.done():
+            self._task = self._loop.create_task(self._drive())
+            self._task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never ran _drive, which ends the pump.
+        if task.cancelled() and self.finished is not None and not self.finished.done():
+            if self._task is task:
+                self._task = None
+            self._end(asyncio.CancelledError())
+
+    async def _drive(self) -> None:
+        """A started pump's task: until the connection ends, or until it parks (detached)."""
+        task = self._task = asyncio.current_task()
+        try:
+            if not await self._pump():
+                return  # parked: news starts the next task
+            outcome: BaseException | None = None
+        except asyncio.CancelledError as exc:
+            outcome = exc
+            if self._timed_out and task is not None and task.uncancel() == 0:
+                outcome = TimeoutError(f"a write took longer than {self.send_timeout} s")
+        except Exception as exc:
+            outcome = exc
+        self._end(outcome)
+
+    def _end(self, outcome: BaseException | None) -> None:
+        self._task = None
+        self._cleanup()
+        reader, self.reader = self.reader, None
+        if reader is not None:
+            self.reader_stopped = True
+            reader.cancel()
+        finished = self.finished
+        assert finished is not None
+        if outcome is None:
+            finished.set_result(None)
+        elif isinstance(outcome, asyncio.CancelledError):
+            finished.cancel()
+        else:
+            finished.set_exception(outcome)
 
     async def run(self) -> None:
         """The pump's task: write until the connection ends. Each write is bounded by
@@ -173,15 +257,19 @@ class Pump:
                 raise TimeoutError(f"a write took longer than {self.send_timeout} s") from None
             raise
         finally:
-            self.parked = False
-            if self._in_flight is not None:
-                self._in_flight[0].close()
-                self._in_flight = None
-            for timer in (self._alarm, self._watchdog):
-                if timer is not None:
-                    timer.cancel()
+            self._cleanup()
 
-    async def _pump(self) -> None:
+    def _cleanup(self) -> None:
+        self.parked = False
+        if self._in_flight is not None:
+            self._in_flight[0].close()
+            self._in_flight = None
+        for timer in (self._alarm, self._watchdog):
+            if timer is not None:
+                timer.cancel()
+
+    async def _pump(self) -> bool:
+        """Write until the connection ends (True), or it parks in a detached pump (False)."""
         event = self._event
         while True:
             if self._failed is not None:
@@ -194,10 +282,14 @@ class Pump:
                 event.clear()
                 outcome = await self._turn(False)
             if outcome == _END:
-                return
+                return True
             if outcome == _MORE or event.is_set():
                 continue
             self._arm_alarm()
+            if self._detached:
+                self._task = None
+                self.parked = True
+                return False
             self.parked = self.inline
             try:
                 await event.wait()
@@ -221,6 +313,8 @@ class Pump:
         else:
             self._in_flight = (coro, waiting_on)
         self._event.set()
+        if self._detached:
+            self._spawn()
 
     def _arm_alarm(self) -> None:
         if self._alarm is not None and not self.proto.owes:
@@ -229,14 +323,18 @@ class Pump:
         if deadline is not None and (self._alarm is None or deadline < self._alarm_at):
             if self._alarm is not None:
                 self._alarm.cancel()
-            self._alarm = self._loop.call_at(deadline, self._ring)  # wakes like news does
+            # wakes like news does; in a shared empty context, not a copy per timer
+            self._alarm = self._loop.call_at(deadline, self._ring, context=_TIMER_CONTEXT)
             self._alarm_at = deadline
 
     def _ring(self) -> None:
         # Timers clear themselves when they fire: uvloop may fire one a little early, and a
         # handle kept after firing would never wake the pump again.
         self._alarm = None
-        self._event.set()
+        if self._detached and self.parked:
+            self.write_now()
+        else:
+            self._event.set()
 
     def _check_write(self) -> None:
         self._watchdog = None

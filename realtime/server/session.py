@@ -212,7 +212,13 @@ class Session(Generic[U]):
         if router is None:  # no event seen yet: the plain path, without a router
             self._taking = self._read_raw = True
             try:
-                data = await self._take()
+                if self._closed is not None:
+                    raise self._closed
+                # _take's work, without its frame: an idle handler waits here.
+                try:
+                    data = await self._backend.receive(self.id)
+                except (BackendError, UnknownSession, SessionClosed) as exc:
+                    data = await self._take_after(exc)
             except BaseException as exc:
                 self._taking = False
                 if self._router is not None:  # one was made meanwhile: it waited for this read
@@ -232,12 +238,18 @@ class Session(Generic[U]):
         """The next message of any kind from the backend."""
         if self._closed is not None:
             raise self._closed
+        try:
+            return await self._backend.receive(self.id)
+        except (BackendError, UnknownSession, SessionClosed) as exc:
+            return await self._take_after(exc)
+
+    async def _take_after(self, error: Exception) -> Message:
+        """What a take that raised ``error`` comes to: a backend outage is waited out."""
         backend = self._backend
         try:
-            try:
-                return await backend.receive(self.id)
-            except BackendError:  # a backend outage: waited out
-                return await _retrying(lambda: backend.receive(self.id), None)
+            if not isinstance(error, BackendError):
+                raise error
+            return await _retrying(lambda: backend.receive(self.id), None)
         except UnknownSession:
             raise self._ended(
                 SessionClosed.create(CloseCode.SESSION_EXPIRED, "session expired")

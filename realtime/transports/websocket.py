@@ -135,37 +135,29 @@ class WebSocketTransport:
         self, channel: Channel, last: int, receive: Receive, writer: _Writer, sender: str | None
     ) -> None:
         """Read the client's frames in this (the connection's ASGI) task while the engine's
-        pump writes in a task of its own; when either ends, the other is stopped."""
+        pump writes (inline, or in a task of its own while a write waits); when either ends,
+        the other is stopped."""
         engine = self.engine
         proto = engine.protocol(channel, last)
         await writer.send_frame(channel.hello)
-        me = asyncio.current_task()
-        assert me is not None
-        downstream = asyncio.create_task(engine.pump(channel, proto, last, writer))
-        reading = True  # this task reads: the pump's end must stop it
-        stopped = False  # the pump ended first and cancelled the reading
-
-        def pump_ended(_: object) -> None:
-            nonlocal stopped
-            if reading:
-                stopped = True
-                me.cancel()
-
-        downstream.add_done_callback(pump_ended)
+        pump = engine.start_pump(channel, proto, last, writer, asyncio.current_task())
+        downstream = pump.finished
+        assert downstream is not None
         try:
             try:
                 session_ended = await self._read(channel, proto, receive, sender)
             except asyncio.CancelledError:
-                if not stopped or me.uncancel() > 0:
+                me = asyncio.current_task()
+                if not pump.reader_stopped or (me is not None and me.uncancel() > 0):
                     raise
                 session_ended = False
             finally:
-                reading = False
+                pump.reader = None  # the pump's end no longer stops this task
             if session_ended and not downstream.done():
                 # The session ended from this side: let the pump write the close.
                 await asyncio.wait({downstream}, timeout=engine.settings.send_timeout)
         finally:
-            downstream.cancel()
+            pump.stop()
             (result,) = await asyncio.gather(downstream, return_exceptions=True)
         if isinstance(result, BackendError):
             raise result

@@ -75,6 +75,24 @@ def test_acks_are_coalesced_by_delay() -> None:
     assert proto.due(3.0) == []
 
 
+def test_a_stream_is_acked_by_count_not_by_the_clock() -> None:
+    """While messages keep coming within ``ack_delay``, the ack waits for more (the count
+    sends it), but never longer than ``ack_max_delay`` after the first."""
+    proto = server(ack_batch=100, ack_max_delay=2.0)
+    for i in range(1, 5):  # a message every 0.4 s < ack_delay: nothing due
+        proto.delivered(i, now=i * 0.4)
+        assert proto.due(i * 0.4 + 0.39) == []
+    assert proto.next_deadline() == 1.6 + 0.5
+    proto.delivered(5, now=2.0)
+    proto.delivered(6, now=2.3)
+    assert proto.next_deadline() == 0.4 + 2.0  # the cap: 2 s after the first
+    assert proto.due(2.39) == []
+    assert proto.due(2.4) == [Ack(6)]
+    proto.delivered(7, now=3.0)  # the next ack counts from its own first message
+    assert proto.next_deadline() == 3.5
+    assert proto.due(3.5) == [Ack(7)]
+
+
 def test_take_ack_regardless_of_batching() -> None:
     proto = server()
     assert proto.take_ack() is None
