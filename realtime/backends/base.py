@@ -253,8 +253,10 @@ class Backend(Protocol):
     async def publish(
         self, room: str, data: str | bytes, size: int, exclude: SessionId | None = None
     ) -> int:
-        """Queue a message for every member of ``room`` without waiting; a member without room
-        is closed with BUFFER_OVERFLOW. Return how many sessions it was queued for."""
+        """Queue a message for every member of ``room`` (but ``exclude``) without waiting; a
+        member without room is closed with BUFFER_OVERFLOW, at once or when its messages are
+        next numbered (a shared backend numbers them when they are read), after what fitted
+        in its window. Return how many members it was published to, those closed included."""
 
     async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
         """Queue a message for one session without waiting, as :meth:`publish` does for a room.

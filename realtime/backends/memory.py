@@ -361,8 +361,8 @@ class MemoryBackend:
             if session_id == exclude:
                 continue
             entry = self._sessions[session_id]
+            queued += 1  # a member without room is addressed too: it is closed (4005)
             if self._push_nowait(entry, data, size):
-                queued += 1
                 listener = entry.listener
                 if listener is not None and getattr(listener, "busy", True):
                     waiting = True

@@ -62,6 +62,14 @@ class Notifier:
         self.channel = channel
         self.listeners: dict[str, Listener] = {}
         """Local connections, by session id."""
+        self.rooms_of: dict[str, set[str]] = {}
+        """The rooms of the sessions of local connections."""
+        self.local_members: dict[str, set[str]] = {}
+        """The sessions of local connections in each room."""
+        self.lagging: set[str] = set()
+        """Sessions whose connection had not acted on a room's news yet when more came:
+        their window is checked without waiting for their next read (a stalled client is
+        closed with 4005 even while its connection's write hangs)."""
         self.inbox: dict[str, Watch] = {}
         """Local handlers waiting for messages, by session id."""
         self.room: dict[str, Watch] = {}
@@ -92,6 +100,28 @@ class Notifier:
         watch.users -= 1
         if watch.users <= 0 and table.get(session_id) is watch:
             del table[session_id]
+
+    def track(self, session_id: str, rooms: list[str]) -> None:
+        """A local connection attached, its session in ``rooms`` (added to what joins told
+        meanwhile: a room too many only costs a wake-up)."""
+        for room in rooms:
+            self._joined(session_id, room)
+
+    def untrack(self, session_id: str) -> None:
+        """The session's local connection is gone."""
+        for room in self.rooms_of.pop(session_id, ()):
+            self._left(session_id, room)
+
+    def _joined(self, session_id: str, room: str) -> None:
+        self.rooms_of.setdefault(session_id, set()).add(room)
+        self.local_members.setdefault(room, set()).add(session_id)
+
+    def _left(self, session_id: str, room: str) -> None:
+        members = self.local_members.get(room)
+        if members is not None:
+            members.discard(session_id)
+            if not members:
+                del self.local_members[room]
 
     async def _run(self) -> None:
         while True:
@@ -129,7 +159,23 @@ class Notifier:
                 if listener is not None:
                     listener.wake()
             return
+        if kind == "p":  # a room's publish: wake the local members
+            for session_id in tuple(self.local_members.get(rest, ())):
+                listener = self.listeners.get(session_id)
+                if listener is not None:
+                    if getattr(listener, "busy", False):
+                        self.lagging.add(session_id)
+                    listener.wake()
+            return
         session_id, _, argument = rest.partition(" ")
+        if kind in ("j", "l"):
+            if session_id in self.listeners:
+                if kind == "j":
+                    self._joined(session_id, argument)
+                else:
+                    self.rooms_of.get(session_id, set()).discard(argument)
+                    self._left(session_id, argument)
+            return
         if kind in ("r", "c"):
             listener = self.listeners.get(session_id)
             if listener is not None:
