@@ -166,3 +166,19 @@ async def test_members_whose_keys_are_gone_leave_the_room_and_its_counts(
     assert await a.client.hgetall(f"{prefix}:rn:room") == {}
     assert await a.publish("room", "hello", 5) == 1  # the waiting one is dropped by it
     assert await a.members("room") == {staying}
+
+
+async def test_a_merge_longer_than_a_batch_keeps_the_order_of_every_room(redis_url: str) -> None:
+    backend = RedisBackend(redis_url, prefix=f"test-{secrets.token_hex(4)}")
+    await backend.start()
+    try:
+        session_id = await new_session(backend, max_queue=5000)
+        await backend.attach(session_id, Probe(), "websocket", 0, 1.0)  # publishes merge nothing
+        for room in ("busy", "quiet"):
+            await backend.join(session_id, room)
+        for i in range(2500):  # more than a merge batch (1000) of one room, less of the other
+            await backend.publish("quiet" if i % 4 == 0 else "busy", str(i), len(str(i)))
+        messages = await sequence(backend, session_id)
+        assert messages == [(i + 1, str(i)) for i in range(2500)]
+    finally:
+        await backend.stop()

@@ -50,6 +50,7 @@ from realtime.backends.redis.cancellation import raise_if_cancelled
 from realtime.backends.redis.codec import close_of, decode, encode, limit, text, translating_errors
 from realtime.backends.redis.heartbeat import Heartbeat, sync_client
 from realtime.backends.redis.notifier import Notifier
+from realtime.backends.redis.roomlog import RETENTION
 from realtime.backends.redis.scripts import SCRIPTS
 from realtime.backends.redis.upkeep import REFRESH_PERIOD, refresh_keys, warn_if_redis_may_evict
 from realtime.exceptions import (
@@ -97,7 +98,7 @@ class RedisBackend:
         room_log_length: Messages each room's log keeps (see
             :mod:`~realtime.backends.redis.roomlog`). A member that has not read as many as
             that of a room's messages yet is closed with 4005, as one past its window is:
-            keep it above the sessions' ``max_queue``.
+            keep it above the sessions' ``max_queue``, and the same on every process.
     """
 
     def __init__(
@@ -167,8 +168,10 @@ class RedisBackend:
                 self.url, max_connections=self.max_connections, timeout=self.pool_timeout
             )
             self._client = Redis.from_pool(pool)
+        retention = str(self.room_log_length)
         self._scripts = {
-            name: self.client.register_script(source) for name, source in SCRIPTS.items()
+            name: self.client.register_script(source.replace(RETENTION, retention))
+            for name, source in SCRIPTS.items()
         }
         options = None if self._own_client else self.client.connection_pool.connection_kwargs
         heartbeat = Heartbeat(

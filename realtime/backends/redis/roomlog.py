@@ -26,26 +26,35 @@ from __future__ import annotations
 
 __all__ = ["CATCH_UP", "ROOM_SCRIPTS"]
 
+RETENTION = "@RETENTION@"
+"""Where the scripts' source has the length of the room logs (RedisBackend.room_log_length,
+the same on every process)."""
+
 CATCH_UP = """
 local MERGE_BATCH = 1000  -- log entries read per room and merge: bounds one script's work
+local RETENTION = @RETENTION@
 
 local function g_of(entry) return tonumber(string.match(entry[1], '^(%d+)')) end
 
+-- Returns the session's fields st, g, os, oa, ob, mq, mb, cc, cr, ic as they are after the
+-- merge, false if the session is unknown.
 catch_up = function(sid)
   local h = key('s', sid)
-  local f = redis.call('HMGET', h, 'st', 'g', 'os', 'oa', 'ob', 'mq', 'mb')
-  if not f[1] then return 'unknown' end
-  if f[1] == '3' then return end
+  local f = redis.call('HMGET', h, 'st', 'g', 'os', 'oa', 'ob', 'mq', 'mb', 'cc', 'cr', 'ic')
+  if not f[1] then return false end
+  if f[1] == '3' then return f end
   local g = tonumber(f[2] or '0')
   local top = tonumber(redis.call('GET', P .. ':G') or '0')
   while g < top do
     local rooms = redis.call('SMEMBERS', key('r', sid))
+    if #rooms == 0 then return f end  -- nothing to merge (a join records its G itself)
     local upto, merged = top, {}
     for _, room in ipairs(rooms) do
-      if tonumber(redis.call('GET', key('lo', room)) or '0') > g + 1 then
+      -- A log drops messages only once RETENTION more came: look at what it dropped only then.
+      if top - g >= RETENTION and tonumber(redis.call('GET', key('lo', room)) or '0') > g + 1 then
         -- what it did not merge yet may be gone from the log: it fell too far behind
         close_session(sid, 4005, 'too many unacknowledged messages', true)
-        return
+        return redis.call('HMGET', h, 'st', 'g', 'os', 'oa', 'ob', 'mq', 'mb', 'cc', 'cr', 'ic')
       end
       local entries = redis.call('XRANGE', key('log', room), (g + 1) .. '-0', top .. '-0',
         'COUNT', MERGE_BATCH)
@@ -67,15 +76,16 @@ catch_up = function(sid)
         if not has_room(seq - acked, bytes, size, max_count, max_bytes) then
           redis.call('HSET', h, 'os', seq, 'ob', bytes, 'g', at)
           close_session(sid, 4005, 'too many unacknowledged messages', true)
-          return
+          return redis.call('HMGET', h, 'st', 'g', 'os', 'oa', 'ob', 'mq', 'mb', 'cc', 'cr', 'ic')
         end
         seq, bytes = seq + 1, bytes + size
         redis.call('XADD', out, seq .. '-0', 'k', v[2], 'd', v[4], 'z', v[6])
       end
     end
     redis.call('HSET', h, 'os', seq, 'ob', bytes, 'g', upto)
-    g, f[3], f[5] = upto, seq, bytes
+    g, f[2], f[3], f[5] = upto, upto, seq, bytes
   end
+  return f
 end
 """
 
@@ -102,7 +112,7 @@ for i = 1, #nodes, 2 do notify(nodes[i], 'p ' .. room) end  -- once per process
 -- only with its members that wait for a connection).
 local waiting = key('rw', room)
 for _, sid in ipairs(redis.call('SMEMBERS', waiting)) do
-  if catch_up(sid) == 'unknown' then  -- its keys are gone (evicted, expired)
+  if not catch_up(sid) then  -- its keys are gone (evicted, expired)
     redis.call('SREM', waiting, sid)
     if redis.call('SREM', members, sid) == 1 and sid ~= exclude then count = count - 1 end
   end
@@ -112,19 +122,17 @@ return count
 
 PENDING = """
 local sid, after, count = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local h = key('s', sid)
-catch_up(sid)
-local f = redis.call('HMGET', h, 'st', 'os', 'oa', 'cc', 'cr', 'ic')
-if not f[1] then return {'unknown'} end
+local f = catch_up(sid)
+if not f then return {'unknown'} end
 local entries = {}
-if count ~= 0 and after < tonumber(f[2]) then
+if count ~= 0 and after < tonumber(f[3]) then
   if count > 0 then
     entries = redis.call('XRANGE', key('o', sid), (after + 1) .. '-0', '+', 'COUNT', count)
   else
     entries = redis.call('XRANGE', key('o', sid), (after + 1) .. '-0', '+')
   end
 end
-return {f[1], f[2], f[3], f[4] or '', f[5] or '', f[6], entries}
+return {f[1], f[3], f[4], f[8] or '', f[9] or '', f[10], entries}
 """
 
 JOIN = """
@@ -134,6 +142,7 @@ catch_up(sid)  -- what the session's rooms published before: not this room's
 local f = redis.call('HMGET', h, 'st', 'cc', 'cr', 'cn')
 if not f[1] then return {'unknown'} end
 if f[1] == '3' then return {'closed', f[2], f[3]} end
+redis.call('HSET', h, 'g', redis.call('GET', P .. ':G') or '0')  -- merged up to here
 redis.call('SADD', key('room', room), sid)
 if redis.call('SADD', key('r', sid), room) == 1 then
   place(room, sid, f[4], 1)
