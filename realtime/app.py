@@ -75,11 +75,27 @@ class RealtimeApp:
         max_message_size: Largest message in bytes (UTF-8 for text), both ways.
         max_queue: Most unacknowledged messages per session and direction.
         max_buffer_bytes: Most bytes of unacknowledged messages per session and direction.
+        max_client_bytes: Most bytes the queues of all sessions of one client address hold,
+            both directions: past it, a message to them waits (a publish ends the session
+            with BUFFER_OVERFLOW, as a full window does) and a message from them is not
+            taken (the connection ends with 1013; the client resends after a backoff).
+            With a shared backend, the sum over every process. None: no bound.
+        max_total_bytes: The same bound on the queues of every session of the backend.
         max_batch: Most frames in one long-poll answer or upstream POST.
         max_rate: Messages per second a client may send, on average; past it the session
             ends with RATE_LIMITED (4006). None: no limit.
         max_burst: Messages a client may send at once above ``max_rate``; default
             ``max_queue``, so that a client flushing what it queued offline is not refused.
+        max_frame_rate: Frames per second a client may send on a session, of any kind
+            (messages, acks, pings, resends), on average, with a burst of twice
+            ``max_burst``; past it the session ends with RATE_LIMITED. Counted by each
+            process. Default (None): ``4 * max_rate + 100``, 900 at the default rate; no
+            limit when ``max_rate`` is None too.
+        max_client_rate: Messages per second all sessions of one client address may send
+            to this process, on average (a burst of four times ``max_burst``); past it
+            the sending connection ends with 1013 and its client resends after a backoff.
+            Default (None): ``10 * max_rate``, 2,000 at the default rate; no limit when
+            ``max_rate`` is None too.
         max_sessions: Most sessions in all (with a shared backend: in all processes);
             negotiation past it answers 503 (close code 1013: try again later).
         max_sessions_per_client: Most sessions negotiated from one client address; past it,
@@ -136,9 +152,13 @@ class RealtimeApp:
         max_message_size: int | None = 2**20,
         max_queue: int | None = 1024,
         max_buffer_bytes: int | None = 8 * 2**20,
+        max_client_bytes: int | None = 16 * 2**20,
+        max_total_bytes: int | None = 2**30,
         max_batch: int = 256,
         max_rate: float | None = 200.0,
         max_burst: int | None = None,
+        max_frame_rate: float | None = None,
+        max_client_rate: float | None = None,
         max_sessions: int | None = 100_000,
         max_sessions_per_client: int | None = 1_000,
         read_timeout: float | None = 10.0,
@@ -165,9 +185,13 @@ class RealtimeApp:
             max_message_size=max_message_size,
             max_queue=max_queue,
             max_buffer_bytes=max_buffer_bytes,
+            max_client_bytes=max_client_bytes,
+            max_total_bytes=max_total_bytes,
             max_batch=max_batch,
             max_rate=max_rate,
             max_burst=max_burst,
+            max_frame_rate=max_frame_rate,
+            max_client_rate=max_client_rate,
             max_sessions=max_sessions,
             max_sessions_per_client=max_sessions_per_client,
             read_timeout=read_timeout,

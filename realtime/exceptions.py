@@ -13,6 +13,7 @@
     ├── WindowExceeded                    a bound on what one session holds was reached
     │   ├── BufferFull                    outgoing: the client acknowledges too slowly
     │   ├── InboxFull                     incoming: the client sent past its window
+    │   ├── OverBudget                    incoming: its address's sessions hold their budget
     │   └── RateLimited                   incoming: the client sent past its rate limit
     ├── ReplayGap                         messages asked for were already dropped
     ├── InvalidState (also RuntimeError)  local misuse, e.g. send() on a closed client
@@ -33,6 +34,7 @@ __all__ = [
     "InboxFull",
     "InvalidState",
     "NegotiationError",
+    "OverBudget",
     "PayloadTooBig",
     "ProtocolError",
     "RateLimited",
@@ -128,6 +130,12 @@ class BufferFull(WindowExceeded):
 
 class InboxFull(WindowExceeded):
     """The client sent more unacknowledged messages than its window allows."""
+
+
+class OverBudget(WindowExceeded):
+    """The sessions of the client's address (``max_client_bytes``), or of the whole server
+    (``max_total_bytes``), hold as many bytes as they may: the message was not taken. The
+    client's connection ends with 1013 and it resends after a backoff; its session lives on."""
 
 
 class RateLimited(WindowExceeded):

@@ -60,8 +60,15 @@ def create_app(backend: Backend | None = None) -> Starlette:
             handlers -= 1
 
     # The load generator is one client address sending as fast as it can: the abuse limits
-    # (messages per second per client, sessions per address) are off, as for every system.
-    rt = RealtimeApp(handler, backend=backend, max_rate=None, max_sessions_per_client=None)
+    # (messages per second per client, sessions and bytes per address) are off, as for every
+    # system.
+    rt = RealtimeApp(
+        handler,
+        backend=backend,
+        max_rate=None,  # and with it the frame and per-address rates
+        max_sessions_per_client=None,
+        max_client_bytes=None,
+    )
     in_flight = InFlight(rt)
 
     async def broadcast(request: Request) -> PlainTextResponse:

@@ -60,6 +60,10 @@ class SessionInfo:
     """Bound on unacknowledged outgoing messages, and on messages waiting for the handler."""
     max_buffer_bytes: int | None = None
     """Bound on the bytes of either queue; one message always fits."""
+    max_client_bytes: int | None = None
+    """Bound on the bytes held in the queues of all sessions of :attr:`client` (None: none)."""
+    max_total_bytes: int | None = None
+    """Bound on the bytes held in the queues of every session of the backend (None: none)."""
     max_rate: float | None = None
     """Messages per second the client may send, on average (None: no limit)."""
     max_burst: int = 1
@@ -253,10 +257,12 @@ class Backend(Protocol):
     async def publish(
         self, room: str, data: str | bytes, size: int, exclude: SessionId | None = None
     ) -> int:
-        """Queue a message for every member of ``room`` (but ``exclude``) without waiting; a
-        member without room is closed with BUFFER_OVERFLOW, at once or when its messages are
-        next numbered (a shared backend numbers them when they are read), after what fitted
-        in its window. Return how many members it was published to, those closed included."""
+        """Queue a message for every member of ``room`` without waiting; a member without room
+        is closed with BUFFER_OVERFLOW. Return how many sessions it was queued for.
+
+        A shared backend may number a member's messages later than the publish (when they
+        are read): a member with a connection found without room then is closed then, and
+        was counted."""
 
     async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
         """Queue a message for one session without waiting, as :meth:`publish` does for a room.

@@ -8,7 +8,6 @@ several processes.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Callable, Iterable
 
 from realtime.backends.base import (
@@ -20,6 +19,7 @@ from realtime.backends.base import (
     SessionSnapshot,
 )
 from realtime.exceptions import BufferFull, SessionClosed, UnknownSession
+from realtime.protocol.budget import Budget, Budgets
 from realtime.protocol.frames import CloseCode
 from realtime.protocol.session import Attached, SessionState
 from realtime.types import SessionId, TransportName
@@ -49,7 +49,7 @@ class _Entry:
         "state",
     )
 
-    def __init__(self, info: SessionInfo, now: float) -> None:
+    def __init__(self, info: SessionInfo, now: float, budget: Budget) -> None:
         self.info = info
         self.state = SessionState(
             now=now,
@@ -57,6 +57,7 @@ class _Entry:
             max_buffer_bytes=info.max_buffer_bytes,
             max_rate=info.max_rate,
             max_burst=info.max_burst,
+            budget=budget,
         )
         self.listener: Listener | None = None
         self.inbox_signal = Signal()  # the handler waits here for messages
@@ -77,25 +78,6 @@ class _Entry:
         return SessionClosed.create(code if code is not None else 1000, self.state.close_reason)
 
 
-async def _wait_for(condition: Callable[[], bool], signal: Signal, timeout: float | None) -> bool:
-    """Wait until ``condition()`` holds, re-checking at each notification of ``signal``.
-    Return False if ``timeout`` seconds pass first (None: no limit; 0: do not wait)."""
-    if condition():
-        return True
-    if timeout is None:
-        while not condition():
-            await signal.wait()
-        return True
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return False
-        await signal.wait(remaining)
-    return True
-
-
 def _tell_ack(entry: _Entry) -> None:
     if entry.ack_owed:
         entry.wake()
@@ -107,7 +89,8 @@ class MemoryBackend:
     def __init__(self) -> None:
         self._sessions: dict[SessionId, _Entry] = {}
         self._rooms: dict[str, set[SessionId]] = {}
-        self._clients: Counter[str | None] = Counter()  # sessions by negotiating address
+        self._budgets = Budgets()  # by negotiating address: its sessions, the bytes they hold
+        self._freed: dict[str | None, Signal] = {}  # senders waiting for an address's budget
         self._on_transport: Callable[[SessionId, TransportName], None] | None = None
         self._slice_end = 0.0  # when a publish must next let the event loop turn
 
@@ -142,21 +125,27 @@ class MemoryBackend:
         if (
             max_per_client is not None
             and info.client is not None
-            and self._clients[info.client] >= max_per_client
+            and self._budgets.sessions(info.client) >= max_per_client
         ):
             return "client full"
-        self._sessions[info.id] = _Entry(info, now)
-        self._clients[info.client] += 1
+        budget = self._budgets.join(info.client, info.max_client_bytes, info.max_total_bytes)
+        self._sessions[info.id] = _Entry(info, now, budget)
         return "created"
 
     def _forget(self, session_id: SessionId) -> None:
         entry = self._sessions.pop(session_id)
-        self._clients[entry.info.client] -= 1
-        if not self._clients[entry.info.client]:
-            del self._clients[entry.info.client]
+        client = entry.info.client
+        self._budgets.leave(client, entry.state.held)
+        self._tell_freed(client)
+        if not self._budgets.sessions(client):
+            self._freed.pop(client, None)
 
     async def count(self, client: str | None = None) -> int:
-        return len(self._sessions) if client is None else self._clients[client]
+        return len(self._sessions) if client is None else self._budgets.sessions(client)
+
+    def held(self, client: str | None = None) -> int:
+        """Bytes held in the queues of ``client``'s sessions (None: of every session)."""
+        return self._budgets.held(client)
 
     async def info(self, session_id: SessionId) -> SessionInfo | None:
         entry = self._sessions.get(session_id)
@@ -189,6 +178,7 @@ class MemoryBackend:
         if previous is not None and previous is not listener:
             previous.disconnect(CloseCode.TRANSPORT_REPLACED, "a newer connection took over")
         entry.room_signal.notify()  # ``last`` acknowledged messages
+        self._tell_freed(entry.info.client)
         if self._on_transport is not None:
             self._on_transport(session_id, transport)
         return attached
@@ -264,8 +254,8 @@ class MemoryBackend:
     ) -> int:
         entry = self._get(session_id)
         state = entry.state
-        if not (state.closed or state.has_room(size)) and not await _wait_for(
-            lambda: state.closed or state.has_room(size), entry.room_signal, timeout
+        if not (state.closed or state.has_room(size)) and not await self._wait_for_room(
+            entry, size, timeout
         ):
             raise BufferFull(f"no room for {timeout} s: the client does not acknowledge")
         if state.closed:
@@ -273,6 +263,31 @@ class MemoryBackend:
         seq = state.push(data, size)
         entry.wake()
         return seq
+
+    async def _wait_for_room(self, entry: _Entry, size: int, timeout: float | None) -> bool:
+        """Wait until the session has room for ``size`` bytes: in its window (its acks tell),
+        or in its address's budget (any session of the address that frees bytes tells)."""
+        state = entry.state
+        client = entry.info.client
+        signal = entry.room_signal
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while not (state.closed or state.has_room(size)):
+            if state.outbox.has_room(size):  # the budget is what is short
+                signal = self._freed.get(client) or self._freed.setdefault(client, Signal())
+            else:
+                signal = entry.room_signal
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            await signal.wait(remaining)
+        return True
+
+    def _tell_freed(self, client: str | None) -> None:
+        """A session of ``client`` freed bytes of the address's budget."""
+        signal = self._freed.get(client)
+        if signal is not None:
+            signal.notify()
 
     async def pending(
         self, session_id: SessionId, after: int, max_count: int | None, max_bytes: int | None
@@ -289,6 +304,7 @@ class MemoryBackend:
         entry = self._get(session_id)
         if entry.state.ack(seq):
             entry.room_signal.notify()
+            self._tell_freed(entry.info.client)
 
     # -- Client to server -----------------------------------------------------------------
 
@@ -309,6 +325,7 @@ class MemoryBackend:
         while True:
             data = state.take()
             if data is not None:
+                self._tell_freed(entry.info.client)
                 if not entry.ack_owed:
                     # An ack is owed: told once this turn of the loop is over, unless a reply
                     # (a send, as most handlers make at once) tells it first.
@@ -361,8 +378,8 @@ class MemoryBackend:
             if session_id == exclude:
                 continue
             entry = self._sessions[session_id]
-            queued += 1  # a member without room is addressed too: it is closed (4005)
             if self._push_nowait(entry, data, size):
+                queued += 1
                 listener = entry.listener
                 if listener is not None and getattr(listener, "busy", True):
                     waiting = True
@@ -388,8 +405,11 @@ class MemoryBackend:
             return False
         try:
             state.push(data, size)
-        except BufferFull:
-            self._close(entry, CloseCode.BUFFER_OVERFLOW, "too many unacknowledged messages")
+        except BufferFull as exc:
+            reason = "too many unacknowledged messages"
+            if state.outbox.has_room(size):  # the window had room: the budget had not
+                reason = str(exc)
+            self._close(entry, CloseCode.BUFFER_OVERFLOW, reason)
             return False
         entry.wake()
         return True

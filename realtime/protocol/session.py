@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from realtime.exceptions import InboxFull, RateLimited, ReplayGap
+from realtime.exceptions import BufferFull, InboxFull, OverBudget, RateLimited, ReplayGap
+from realtime.protocol.budget import Budget
 from realtime.protocol.buffer import Receiver, ReplayBuffer
 from realtime.protocol.limits import TokenBucket
 from realtime.types import TransportName
@@ -53,6 +54,7 @@ class SessionState:
 
     __slots__ = (
         "bucket",
+        "budget",
         "close_code",
         "close_reason",
         "connection",
@@ -78,6 +80,7 @@ class SessionState:
         max_buffer_bytes: int | None = None,
         max_rate: float | None = None,
         max_burst: int = 1,
+        budget: Budget | None = None,
     ) -> None:
         self.status = SessionStatus.PENDING
         self.since = now
@@ -97,6 +100,9 @@ class SessionState:
         self.max_buffer_bytes = max_buffer_bytes
         self.rooms: set[str] = set()
         self.bucket = None if max_rate is None else TokenBucket(max_rate, max_burst, now)
+        self.budget = budget
+        """What the sessions of the client's address hold, all queues counted (None: no
+        bound beyond this session's own windows)."""
         self.close_code: int | None = None
         self.close_reason = ""
 
@@ -118,7 +124,7 @@ class SessionState:
         """
         if last < self.outbox.acked:
             raise ReplayGap(last, self.outbox.acked + 1)
-        self.outbox.ack(last)
+        self.ack(last)
         first = self.status == SessionStatus.PENDING
         replaced = self.connection
         self.connection = connection
@@ -151,15 +157,33 @@ class SessionState:
     # -- Outgoing -------------------------------------------------------------------------
 
     def has_room(self, size: int) -> bool:
-        return self.outbox.has_room(size)
+        """Whether an outgoing message of ``size`` bytes fits the window and the budget."""
+        budget = self.budget
+        return self.outbox.has_room(size) and (budget is None or budget.fits(size))
 
     def push(self, data: str | bytes, size: int) -> int:
         """Queue an outgoing message; return its number. Raises ``BufferFull``."""
-        return self.outbox.append(data, size)
+        budget = self.budget
+        if budget is not None and not budget.fits(size):
+            raise BufferFull(budget.refusal(size))
+        seq = self.outbox.append(data, size)
+        if budget is not None:
+            budget.charge(size)
+        return seq
 
     def ack(self, seq: int) -> int:
         """The client acknowledged every message up to ``seq``. Raises ``ProtocolError``."""
-        return self.outbox.ack(seq)
+        outbox = self.outbox
+        held = outbox.size
+        freed = outbox.ack(seq)
+        if self.budget is not None:
+            self.budget.charge(outbox.size - held)
+        return freed
+
+    @property
+    def held(self) -> int:
+        """Bytes this session holds in its queues, both ways."""
+        return self.outbox.size + self.inbox_bytes
 
     def pending(
         self, after: int, *, max_count: int | None = None, max_bytes: int | None = None
@@ -210,6 +234,11 @@ class SessionState:
             raise RateLimited(f"more than {self.bucket.rate:g} messages per second")
         if not self.inbox_has_room(size):
             raise InboxFull(f"{self.unread} messages wait for the handler")
+        budget = self.budget
+        if budget is not None:
+            if not budget.fits(size):
+                raise OverBudget(budget.refusal(size))
+            budget.charge(size)
         self.inbound.accept(seq)
         self._inbox.append((data, size))
         self.inbox_bytes += size
@@ -230,6 +259,8 @@ class SessionState:
             head = 0
         self._inbox_head = head
         self.inbox_bytes -= size
+        if self.budget is not None:
+            self.budget.charge(-size)
         return data
 
     # -- Closing --------------------------------------------------------------------------

@@ -115,6 +115,8 @@ class NegotiateEndpoint:
             client=address,
             max_queue=settings.max_queue,
             max_buffer_bytes=settings.max_buffer_bytes,
+            max_client_bytes=settings.max_client_bytes,
+            max_total_bytes=settings.max_total_bytes,
             max_rate=settings.max_rate,
             max_burst=settings.burst,
         )

@@ -30,6 +30,7 @@ from realtime.backends.memory import MemoryBackend
 from realtime.exceptions import (
     BackendError,
     InboxFull,
+    OverBudget,
     ProtocolError,
     RateLimited,
     ReplayGap,
@@ -54,6 +55,7 @@ from realtime.protocol.frames import (
     message_size,
     truncate_reason,
 )
+from realtime.protocol.limits import Buckets
 from realtime.server.http import TOKEN_HEADER, query_of
 from realtime.server.pump import WRITE_BATCH_BYTES, Pump, StreamWriter
 from realtime.server.refusals import (
@@ -81,8 +83,24 @@ WINDOW_EXCEEDED = "the client sent past its window (max_queue messages or max_bu
 
 Taken = int | Pong | Close | Refusal | None
 """What :meth:`Engine.take` made of a frame: the ack owed after a data frame; a pong owed; the
-close when the session is over; the refusal of bad input (the session is closed with its code);
-or nothing to do."""
+close when the session is over; the refusal of bad input (the session is closed with its code)
+or of a message the server has no room for (1013: only the connection ends); or nothing to do."""
+
+
+FRAME_RATE_EXCEEDED = Refusal(
+    429, CloseCode.RATE_LIMITED, "more frames per second than max_frame_rate"
+)
+SENDER_RATE_EXCEEDED = Refusal(
+    503,
+    CloseCode.TRY_AGAIN_LATER,
+    "this client address sends more messages per second than max_client_rate",
+)
+"""Not one session's fault: the message is not taken, the connection ends with 1013, and the
+client resends after a backoff."""
+
+
+def _buckets(rate: float | None, burst: int) -> Buckets | None:
+    return None if rate is None else Buckets(rate, burst)
 
 
 _PROCESS = secrets.token_hex(4)
@@ -177,6 +195,10 @@ class Engine:
         self.draining = False
         """Whether this process refuses new connections (it is shutting down)."""
         self._channels: set[Channel] = set()
+        self._frames = _buckets(settings.frame_rate, 2 * settings.burst)
+        """Every frame a session's client sends costs a token here (this process's count)."""
+        self._senders = _buckets(settings.client_rate, 4 * settings.burst)
+        """Every new message a client address sends costs a token here, across its sessions."""
         self._inline_writes = isinstance(backend, MemoryBackend)
         """Whether a stream's news may be written by the task that makes it: the memory
         backend answers ``pending`` without waiting (see :mod:`realtime.server.pump`)."""
@@ -305,19 +327,34 @@ class Engine:
     # -- Inbound --------------------------------------------------------------------------
 
     async def take(
-        self, session_id: SessionId, proto: ConnectionProtocol, raw: str | bytes, now: float
+        self,
+        session_id: SessionId,
+        proto: ConnectionProtocol,
+        raw: str | bytes,
+        now: float,
+        sender: str | None = None,
     ) -> Taken:
-        """Take one raw frame from the client. Raises ``BackendError``; see :data:`Taken`.
+        """Take one raw frame from the client at address ``sender`` (as
+        :func:`~realtime.server.security.client_key` has it). Raises ``BackendError``; see
+        :data:`Taken`.
 
-        A duplicate data frame (a resend after a reconnection) and an ack that acknowledges
-        nothing new are dropped here, without a word to the backend: repeating them costs a
-        client its bandwidth, not the server's backend."""
+        Every frame costs the session a token of ``max_frame_rate``. A duplicate data frame
+        (a resend after a reconnection) and an ack that acknowledges nothing new are then
+        dropped here, without a word to the backend: repeating them costs a client its
+        bandwidth and its rate, not the server's backend. A new message costs its address a
+        token of ``max_client_rate``."""
+        frames = self._frames
+        if frames is not None and not frames.take(session_id, now):
+            return await self.fail(session_id, FRAME_RATE_EXCEEDED)
         frame = proto.receive(raw, now)
         backend = self.backend
         try:
             if isinstance(frame, Data):
                 if frame.seq <= proto.peer_sent:
                     return None
+                senders = self._senders
+                if senders is not None and not senders.take(sender, now):
+                    return SENDER_RATE_EXCEEDED
                 size = message_size(frame.data)
                 watermark = await backend.deliver(
                     session_id, frame.seq, frame.data, size, self.clock()
@@ -341,6 +378,10 @@ class Engine:
             return Close(exc.code, exc.reason)
         except UnknownSession:
             return UNKNOWN_SESSION  # it expired while the request came in
+        except OverBudget as exc:
+            # Not the client's fault alone: its message is not taken, this connection ends
+            # with 1013, and the client resends after a backoff. The session lives on.
+            return Refusal(503, CloseCode.TRY_AGAIN_LATER, str(exc))
         except (ProtocolError, InboxFull, RateLimited) as exc:
             return await self.fail(session_id, refusal_for(exc))
 

@@ -51,9 +51,13 @@ class Settings:
     max_message_size: int | None = 2**20
     max_queue: int | None = 1024
     max_buffer_bytes: int | None = 8 * 2**20
+    max_client_bytes: int | None = 16 * 2**20
+    max_total_bytes: int | None = 2**30
     max_batch: int = 256
     max_rate: float | None = 200.0
     max_burst: int | None = None
+    max_frame_rate: float | None = None
+    max_client_rate: float | None = None
     max_sessions: int | None = 100_000
     max_sessions_per_client: int | None = 1_000
     read_timeout: float | None = 10.0
@@ -73,10 +77,14 @@ class Settings:
         _positive("send_timeout", self.send_timeout, optional=True)
         _positive("session_ttl", self.session_ttl)
         _positive("max_rate", self.max_rate, optional=True)
+        _positive("max_frame_rate", self.max_frame_rate, optional=True)
+        _positive("max_client_rate", self.max_client_rate, optional=True)
         _positive("read_timeout", self.read_timeout, optional=True)
         _count("max_message_size", self.max_message_size)
         _count("max_queue", self.max_queue)
         _count("max_buffer_bytes", self.max_buffer_bytes)
+        _count("max_client_bytes", self.max_client_bytes)
+        _count("max_total_bytes", self.max_total_bytes)
         _count("max_burst", self.max_burst)
         _count("max_sessions", self.max_sessions)
         _count("max_sessions_per_client", self.max_sessions_per_client)
@@ -98,6 +106,22 @@ class Settings:
         """Messages a client may send at once above ``max_rate``: ``max_burst``, or as many
         as its window holds."""
         return self.max_burst if self.max_burst is not None else (self.max_queue or 1024)
+
+    @property
+    def frame_rate(self) -> float | None:
+        """Frames per second a session's client may send: ``max_frame_rate``, or four times
+        ``max_rate`` and 100 more (acks and heartbeats); no limit when neither is set."""
+        if self.max_frame_rate is not None:
+            return self.max_frame_rate
+        return None if self.max_rate is None else 4 * self.max_rate + 100
+
+    @property
+    def client_rate(self) -> float | None:
+        """Messages per second all sessions of one address may send: ``max_client_rate``, or
+        ten times ``max_rate``; no limit when neither is set."""
+        if self.max_client_rate is not None:
+            return self.max_client_rate
+        return None if self.max_rate is None else 10 * self.max_rate
 
     @property
     def ack_batch(self) -> int:

@@ -24,6 +24,7 @@ from realtime.protocol.frames import Close, Pong, encode_ack, encode_frame
 from realtime.server.engine import Engine, refusal_for
 from realtime.server.http import is_json, query_of, read_body
 from realtime.server.refusals import BACKEND_UNAVAILABLE, Refusal
+from realtime.server.security import client_key
 from realtime.transports.longpoll import batch_response
 from realtime.types import SessionId
 
@@ -63,16 +64,21 @@ class UpstreamEndpoint:
         except ProtocolError as exc:
             return (await engine.fail(found.id, refusal_for(exc))).response()
         await engine.touch(found.id)
-        return await self._take(found.id, raw_frames)
+        client = request.client
+        return await self._take(
+            found.id, raw_frames, client_key(client.host if client is not None else None)
+        )
 
-    async def _take(self, session_id: SessionId, raw_frames: list[str]) -> Response:
+    async def _take(
+        self, session_id: SessionId, raw_frames: list[str], sender: str | None
+    ) -> Response:
         engine = self.engine
         now = asyncio.get_running_loop().time()
         proto = engine.post_protocol()
         replies: list[str] = []
         watermark: int | None = None
         for raw in raw_frames:
-            taken = await engine.take(session_id, proto, raw, now)
+            taken = await engine.take(session_id, proto, raw, now, sender)
             if isinstance(taken, int):
                 watermark = taken
             elif isinstance(taken, Pong):

@@ -36,6 +36,7 @@ from realtime.protocol.frames import (
 from realtime.server.engine import Channel, Engine
 from realtime.server.http import query_of
 from realtime.server.refusals import BACKEND_UNAVAILABLE, Refusal, is_origin_refusal
+from realtime.server.security import client_key
 
 __all__ = ["WebSocketTransport", "upgrade_required"]
 
@@ -103,7 +104,9 @@ class WebSocketTransport:
                 await writer.end(opened)
             return
         try:
-            await self._serve(opened, last, receive, writer)
+            client = websocket.client
+            sender = client_key(client.host if client is not None else None)
+            await self._serve(opened, last, receive, writer, sender)
         except OSError:
             # The socket closed under a write, before the reader saw why: the server's
             # WebSocket layer may have refused a frame (1007...), which ends the session.
@@ -127,7 +130,9 @@ class WebSocketTransport:
         code, reason = disconnect.get("code"), disconnect.get("reason") or ""
         await self.engine.hung_up(channel.session_id, code, reason)
 
-    async def _serve(self, channel: Channel, last: int, receive: Receive, writer: _Writer) -> None:
+    async def _serve(
+        self, channel: Channel, last: int, receive: Receive, writer: _Writer, sender: str | None
+    ) -> None:
         """Read the client's frames in this (the connection's ASGI) task while the engine's
         pump writes in a task of its own; when either ends, the other is stopped."""
         engine = self.engine
@@ -148,7 +153,7 @@ class WebSocketTransport:
         downstream.add_done_callback(pump_ended)
         try:
             try:
-                session_ended = await self._read(channel, proto, receive)
+                session_ended = await self._read(channel, proto, receive, sender)
             except asyncio.CancelledError:
                 if not stopped or me.uncancel() > 0:
                     raise
@@ -168,8 +173,11 @@ class WebSocketTransport:
         ):
             logger.error("websocket connection of %s failed", channel.session_id, exc_info=result)
 
-    async def _read(self, channel: Channel, proto: ConnectionProtocol, receive: Receive) -> bool:
-        """Take the client's frames; return True if the session ended, False on disconnect."""
+    async def _read(
+        self, channel: Channel, proto: ConnectionProtocol, receive: Receive, sender: str | None
+    ) -> bool:
+        """Take the client's frames (from the address ``sender``); return True if the session
+        ended, False on disconnect."""
         take = self.engine.take
         session_id = channel.session_id
         loop = asyncio.get_running_loop()
@@ -181,12 +189,14 @@ class WebSocketTransport:
             raw: Any = message.get("text")
             if raw is None:
                 raw = message.get("bytes") or b""
-            taken = await take(session_id, proto, raw, loop.time())
+            taken = await take(session_id, proto, raw, loop.time(), sender)
             if taken is None or isinstance(taken, int):
                 continue
             if isinstance(taken, Pong):
                 channel.wake()  # the pump writes the pong the protocol now owes
                 continue
+            if isinstance(taken, Refusal) and taken.code == CloseCode.TRY_AGAIN_LATER:
+                channel.disconnect(taken.code, taken.reason)  # the session lives on
             channel.wake()  # the pump writes the close (or finds the session gone)
             return True  # a close, or bad input that closed the session
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from realtime.backends.base import SessionInfo
 from realtime.backends.redis import RedisBackend
 from realtime.types import SessionId
 from tests.backends.test_contract import Probe, eventually, new_session
@@ -140,8 +141,8 @@ async def test_a_member_without_connection_is_numbered_by_the_publish_and_closed
     await a.join(away, "room")
     for i in range(3):
         assert await b.publish("room", f"m{i}", 2) == 1
-    assert await b.publish("room", "past the window", 15) == 1
-    snapshot = await a.snapshot(away)  # closed by that publish: nobody reads it meanwhile
+    assert await b.publish("room", "past the window", 15) == 0  # not queued: closed
+    snapshot = await a.snapshot(away)  # by that publish: nobody reads it meanwhile
     assert snapshot is not None and snapshot.close_code == 4005
     assert await a.members("room") == set()
     assert await b.publish("room", "nobody", 6) == 0
@@ -182,3 +183,28 @@ async def test_a_merge_longer_than_a_batch_keeps_the_order_of_every_room(redis_u
         assert messages == [(i + 1, str(i)) for i in range(2500)]
     finally:
         await backend.stop()
+
+
+async def test_a_merge_charges_the_address_budget_and_an_ack_gives_it_back(
+    nodes: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, _ = nodes
+
+    async def member(max_client_bytes: int) -> SessionId:
+        session_id = SessionId(secrets.token_urlsafe(8))
+        info = SessionInfo(
+            session_id, "0" * 64, 0.0, client="10.9.9.9", max_client_bytes=max_client_bytes
+        )
+        assert await a.create(info, 0.0) == "created"
+        await a.attach(session_id, Probe(), "websocket", 0, 1.0)  # merged when read
+        await a.join(session_id, "room")
+        return session_id
+
+    first, second = await member(100), await member(100)
+    await a.publish("room", "x" * 60, 60)
+    assert await sequence(a, first) == [(1, "x" * 60)]  # the address holds 60 bytes now
+    pending = await a.pending(second, 0, None, None)  # 60 more would be past 100
+    assert pending.messages == []
+    assert pending.close is not None and "max_client_bytes" in pending.close[1]
+    await a.ack(first, 1)
+    assert await a.client.get(f"{a.prefix}:mem:10.9.9.9") == b"0"

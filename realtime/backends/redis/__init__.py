@@ -56,6 +56,7 @@ from realtime.backends.redis.upkeep import REFRESH_PERIOD, refresh_keys, warn_if
 from realtime.exceptions import (
     BufferFull,
     InboxFull,
+    OverBudget,
     ProtocolError,
     RateLimited,
     ReplayGap,
@@ -72,6 +73,9 @@ LAG_CHECK_PERIOD = 0.5
 """Seconds between two checks of the windows of the sessions whose connection lags."""
 LAG_CHECK_BATCH = 200
 """Sessions per check script."""
+BUDGET_RECHECK = 0.25
+"""Seconds between checks of a sender that waits for its address's byte budget: acks of the
+address's other sessions free it, and no notification tells of those."""
 
 
 class RedisBackend:
@@ -294,6 +298,8 @@ class RedisBackend:
                 "max_buffer_bytes": info.max_buffer_bytes,
                 "max_rate": info.max_rate,
                 "max_burst": info.max_burst,
+                "max_client_bytes": info.max_client_bytes,
+                "max_total_bytes": info.max_total_bytes,
             }
         )
         result = text(
@@ -310,6 +316,8 @@ class RedisBackend:
                 info.max_burst,
                 limit(max_sessions),
                 limit(max_per_client),
+                limit(info.max_client_bytes),
+                limit(info.max_total_bytes),
             )
         )
         if result == "exists":
@@ -485,6 +493,10 @@ class RedisBackend:
                 remaining = None if deadline is None else deadline - loop.time()
                 if remaining is not None and remaining <= 0:
                     raise BufferFull(f"no room for {timeout} s: the client does not acknowledge")
+                if seq == -3:  # the address's budget: other sessions' acks free it, untold
+                    remaining = (
+                        BUDGET_RECHECK if remaining is None else min(remaining, BUDGET_RECHECK)
+                    )
                 if watch.generation == generation:
                     await watch.signal.wait(remaining)
         finally:
@@ -549,6 +561,8 @@ class RedisBackend:
             raise ProtocolError(f"message {seq} arrived but {int(result[1]) + 1} was expected")
         if status == b"rate":
             raise RateLimited("more messages per second than the session's rate limit")
+        if status == b"budget":
+            raise OverBudget(text(result[1]))
         raise InboxFull("the client sent past its window")
 
     @translating_errors

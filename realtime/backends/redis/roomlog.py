@@ -36,11 +36,24 @@ local RETENTION = @RETENTION@
 
 local function g_of(entry) return tonumber(string.match(entry[1], '^(%d+)')) end
 
+-- budget_fits (scripts.py) for a merge's messages: ``held`` and ``total`` as read once before
+-- the merge plus what it added so far, ``f`` the session's fields of catch_up.
+local function merge_fits(f, held, total, size)
+  if held <= 0 then return true end
+  local max_client, max_total = tonumber(f[12] or '-1'), tonumber(f[13] or '-1')
+  if max_client >= 0 and held + size > max_client then
+    return false, "this client address's sessions hold " .. held .. ' bytes (max_client_bytes)'
+  end
+  if max_total < 0 or total + size <= max_total then return true end
+  return false, "the server's sessions hold " .. total .. ' bytes (max_total_bytes)'
+end
+
 -- Returns the session's fields st, g, os, oa, ob, mq, mb, cc, cr, ic as they are after the
 -- merge, false if the session is unknown.
 catch_up = function(sid)
   local h = key('s', sid)
-  local f = redis.call('HMGET', h, 'st', 'g', 'os', 'oa', 'ob', 'mq', 'mb', 'cc', 'cr', 'ic')
+  local f = redis.call('HMGET', h, 'st', 'g', 'os', 'oa', 'ob', 'mq', 'mb', 'cc', 'cr', 'ic',
+    'ca', 'mc', 'mt')
   if not f[1] then return false end
   if f[1] == '3' then return f end
   local g = tonumber(f[2] or '0')
@@ -67,22 +80,30 @@ catch_up = function(sid)
     local seq, acked, bytes = tonumber(f[3]), tonumber(f[4]), tonumber(f[5])
     local max_count, max_bytes = tonumber(f[6]), tonumber(f[7])
     local out = key('o', sid)
+    local held = tonumber(redis.call('GET', key('mem', f[11] or '')) or '0')
+    local total = held > 0 and tonumber(f[13] or '-1') >= 0
+      and tonumber(redis.call('GET', P .. ':mem') or '0') or 0
+    local added = 0  -- bytes the session's own stream holds more: charged once
     for _, entry in ipairs(merged) do
       local at = g_of(entry)
       if at > upto then break end
       local v = entry[2]  -- k, kind, d, data, z, size, x, excluded session
       if v[8] ~= sid then
         local size = tonumber(v[6])
-        if not has_room(seq - acked, bytes, size, max_count, max_bytes) then
+        local fits, why = has_room(seq - acked, bytes, size, max_count, max_bytes), nil
+        if fits then fits, why = merge_fits(f, held + added, total + added, size) end
+        if not fits then
           redis.call('HSET', h, 'os', seq, 'ob', bytes, 'g', at)
-          close_session(sid, 4005, 'too many unacknowledged messages', true)
+          charge(h, f[11], added)
+          close_session(sid, 4005, why or 'too many unacknowledged messages', true)
           return redis.call('HMGET', h, 'st', 'g', 'os', 'oa', 'ob', 'mq', 'mb', 'cc', 'cr', 'ic')
         end
-        seq, bytes = seq + 1, bytes + size
+        seq, bytes, added = seq + 1, bytes + size, added + size
         redis.call('XADD', out, seq .. '-0', 'k', v[2], 'd', v[4], 'z', v[6])
       end
     end
     redis.call('HSET', h, 'os', seq, 'ob', bytes, 'g', upto)
+    charge(h, f[11], added)
     g, f[2], f[3], f[5] = upto, upto, seq, bytes
   end
   return f
@@ -112,9 +133,12 @@ for i = 1, #nodes, 2 do notify(nodes[i], 'p ' .. room) end  -- once per process
 -- only with its members that wait for a connection).
 local waiting = key('rw', room)
 for _, sid in ipairs(redis.call('SMEMBERS', waiting)) do
-  if not catch_up(sid) then  -- its keys are gone (evicted, expired)
+  local f = catch_up(sid)
+  if not f then  -- its keys are gone (evicted, expired)
     redis.call('SREM', waiting, sid)
     if redis.call('SREM', members, sid) == 1 and sid ~= exclude then count = count - 1 end
+  elseif f[1] == '3' and sid ~= exclude then  -- closed for lack of room: not queued for
+    count = count - 1
   end
 end
 return count

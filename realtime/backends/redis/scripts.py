@@ -95,6 +95,34 @@ local function size_of(fields)
   return 0
 end
 
+-- The byte budgets (realtime.protocol.budget): the bytes held in the queues of the sessions
+-- of one client address (key('mem', ca)) and of every session (P .. ':mem'), bounded by the
+-- session's fields mc and mt (-1: no bound). ``f`` holds the session's ca, mc and mt.
+local function budget_fits(f, size)
+  local held = tonumber(redis.call('GET', key('mem', f[1] or '')) or '0')
+  if held <= 0 then return true end
+  local max_client, max_total = tonumber(f[2] or '-1'), tonumber(f[3] or '-1')
+  if max_client >= 0 and held + size > max_client then
+    return false, "this client address's sessions hold " .. held .. ' bytes (max_client_bytes)'
+  end
+  if max_total < 0 then return true end
+  local total = tonumber(redis.call('GET', P .. ':mem') or '0')
+  if total + size <= max_total then return true end
+  return false, "the server's sessions hold " .. total .. ' bytes (max_total_bytes)'
+end
+
+-- ``size`` more bytes held by the session ``h`` of address ``client`` (negative: freed).
+local function charge(h, client, size)
+  if size == 0 then return end
+  local k = key('mem', client or '')
+  redis.call('INCRBY', k, size)
+  redis.call('INCRBY', P .. ':mem', size)
+  if size > 0 then  -- both live as long as the sessions that hold bytes: never for good
+    expire_with(k, h)
+    expire_with(P .. ':mem', h)
+  end
+end
+
 -- End the session. Unless ``quick``, what its rooms published before is queued first, so that
 -- it is sent before the close.
 local function close_session(sid, code, reason, quick)
@@ -117,14 +145,15 @@ local function close_session(sid, code, reason, quick)
   return 1
 end
 
--- Queue an outgoing message: its number, 0 when the window is full, -1 closed, -2 unknown; and
--- notify the process holding the session's connection. What the session's rooms published
--- before is queued first (publish order). A full window remembers ``waiter``, the process of a
+-- Queue an outgoing message: its number, 0 when the window is full, -1 closed, -2 unknown,
+-- -3 (and why) when the address's or the server's byte budget is; and notify the process
+-- holding the session's connection. What the session's rooms published before is queued
+-- first (publish order). A full window remembers ``waiter``, the process of a
 -- sender that will wait for acknowledgements, so that only then does an ack notify.
 local function push(sid, kind, data, size, waiter)
   local h = key('s', sid)
   catch_up(sid)
-  local f = redis.call('HMGET', h, 'st', 'os', 'oa', 'ob', 'mq', 'mb', 'cn')
+  local f = redis.call('HMGET', h, 'st', 'os', 'oa', 'ob', 'mq', 'mb', 'cn', 'ca', 'mc', 'mt')
   if not f[1] then return -2 end
   if f[1] == '3' then return -1 end
   local seq, acked, bytes = tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
@@ -132,6 +161,9 @@ local function push(sid, kind, data, size, waiter)
     if waiter then redis.call('HSET', h, 'w', waiter) end
     return 0
   end
+  local fits, why = budget_fits({f[8], f[9], f[10]}, size)
+  if not fits then return -3, why end
+  charge(h, f[8], size)
   seq = seq + 1
   redis.call('HSET', h, 'os', seq, 'ob', bytes + size)
   redis.call('XADD', key('o', sid), seq .. '-0', 'k', kind, 'd', data, 'z', size)
@@ -141,7 +173,7 @@ end
 
 local function ack(sid, seq)
   local h = key('s', sid)
-  local f = redis.call('HMGET', h, 'oa', 'w')
+  local f = redis.call('HMGET', h, 'oa', 'w', 'ca')
   local acked = tonumber(f[1])
   if seq <= acked then return 0 end
   local freed = 0
@@ -151,6 +183,7 @@ local function ack(sid, seq)
   redis.call('XTRIM', key('o', sid), 'MINID', (seq + 1) .. '-0')
   redis.call('HSET', h, 'oa', seq)
   redis.call('HINCRBY', h, 'ob', 0 - freed)  -- not -freed: Lua's -0 is no integer to Redis
+  charge(h, f[3], 0 - freed)
   if f[2] then  -- a sender waits for room
     redis.call('HDEL', h, 'w')
     notify(f[2], 'k ' .. sid)
@@ -159,7 +192,9 @@ local function ack(sid, seq)
 end
 
 local function forget(sid)
-  local client = redis.call('HGET', key('s', sid), 'ca')
+  local f = redis.call('HMGET', key('s', sid), 'ca', 'ob', 'ib')
+  local client = f[1]
+  if f[2] then charge(key('s', sid), client, 0 - tonumber(f[2]) - tonumber(f[3])) end
   redis.call('DEL', key('s', sid), key('o', sid), key('i', sid), key('r', sid))
   redis.call('ZREM', P .. ':closed', sid)
   redis.call('ZREM', P .. ':waiting', sid)
@@ -196,8 +231,8 @@ if client ~= '' and max_client >= 0 and not below(key('client', client), max_cli
   return 'client full'
 end
 redis.call('HSET', h, 'info', ARGV[3], 'mq', ARGV[4], 'mb', ARGV[5], 'st', '0',
-  'since', now, 'seen', now, 'os', 0, 'oa', 0, 'ob', 0, 'ir', 0, 'ic', 0, 'ib', 0, 'hs', '0',
-  'g', redis.call('GET', P .. ':G') or '0')
+  'mc', ARGV[13], 'mt', ARGV[14], 'since', now, 'seen', now, 'os', 0, 'oa', 0, 'ob', 0,
+  'ir', 0, 'ic', 0, 'ib', 0, 'hs', '0', 'g', redis.call('GET', P .. ':G') or '0')
 if ARGV[9] ~= '' then
   redis.call('HSET', h, 'rr', ARGV[9], 'rb', ARGV[10], 'rt', ARGV[10], 'ru', now)
 end
@@ -291,8 +326,10 @@ return push(ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6])
 
 OFFER = """
 local sid = ARGV[2]
-local seq = push(sid, ARGV[3], ARGV[4], tonumber(ARGV[5]))
-if seq == 0 then close_session(sid, 4005, 'too many unacknowledged messages') end
+local seq, why = push(sid, ARGV[3], ARGV[4], tonumber(ARGV[5]))
+if seq == 0 or seq == -3 then
+  close_session(sid, 4005, why or 'too many unacknowledged messages')
+end
 return seq > 0 and 1 or 0
 """
 
@@ -308,7 +345,8 @@ return ack(sid, seq)
 DELIVER = """
 local sid, seq, kind, data, size = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
 local h = key('s', sid)
-local f = redis.call('HMGET', h, 'st', 'ir', 'ic', 'ib', 'mq', 'mb', 'hn', 'cc', 'cr')
+local f = redis.call('HMGET', h, 'st', 'ir', 'ic', 'ib', 'mq', 'mb', 'hn', 'cc', 'cr',
+  'ca', 'mc', 'mt')
 if not f[1] then return {'unknown'} end
 if f[1] == '3' then return {'closed', f[8], f[9]} end
 local received, consumed, bytes = tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
@@ -318,6 +356,9 @@ if not take_token(h, tonumber(ARGV[7])) then return {'rate'} end
 if not has_room(received - consumed, bytes, size, tonumber(f[5]), tonumber(f[6])) then
   return {'full'}
 end
+local fits, why = budget_fits({f[10], f[11], f[12]}, size)
+if not fits then return {'budget', why} end
+charge(h, f[10], size)
 redis.call('XADD', key('i', sid), seq .. '-0', 'k', kind, 'd', data, 'z', size)
 redis.call('HSET', h, 'ir', seq, 'ib', bytes + size)
 notify(f[7], 'i ' .. sid)
@@ -327,7 +368,7 @@ return {'ok', tostring(consumed)}
 TAKE = """
 local sid = ARGV[2]
 local h = key('s', sid)
-local f = redis.call('HMGET', h, 'st', 'ir', 'ic', 'cc', 'cr', 'cn')
+local f = redis.call('HMGET', h, 'st', 'ir', 'ic', 'cc', 'cr', 'cn', 'ca')
 if not f[1] then return {'unknown'} end
 local received, consumed = tonumber(f[2]), tonumber(f[3])
 if consumed < received then
@@ -342,6 +383,7 @@ if consumed < received then
   end
   redis.call('HSET', h, 'ic', consumed + 1)
   redis.call('HINCRBY', h, 'ib', 0 - size_of(fields))
+  charge(h, f[7], 0 - size_of(fields))
   notify(f[6], 'r ' .. sid)
   return {'msg', kind, data}
 end
