@@ -274,6 +274,7 @@ if f[6] ~= node then
   for _, room in ipairs(rooms) do
     place(room, sid, f[6], -1)
     place(room, sid, node, 1)
+    expire_with(key('rn', room), h)
   end
 end
 if f[6] and f[6] ~= node then
