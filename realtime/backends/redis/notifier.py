@@ -2,10 +2,12 @@
 
 Scripts publish ``<kind> <sid> [<argument>]`` to the channel of the process that holds a
 session's connection (``o`` new messages, ``r`` an ack is owed, ``x <connection id>`` a newer
-connection took over) or its handler (``i`` a message arrived, ``t <transport>`` a connection
-attached elsewhere), ``k`` (acknowledgements made room) to a sender waiting for it, and ``c``
-(closed) to all of them. A room's publish sends one ``o <sid> <sid>...`` per process. The
-:class:`Notifier` turns them into wake-ups of local listeners and
+connection took over, ``j|l <room>`` the session joined or left a room) or its handler (``i``
+a message arrived, ``t <transport>`` a connection attached elsewhere), ``k`` (acknowledgements
+made room) to a sender waiting for it, and ``c`` (closed) to all of them. A room's publish
+sends one ``p <room>`` per process holding members' connections: the notifier knows the
+rooms of its connections' sessions (from the attach, then ``j`` and ``l``) and wakes those in
+the room. The :class:`Notifier` turns them into wake-ups of local listeners and
 :class:`Watch` objects.
 
 Pub/sub delivers at most once: while the subscription is down, notifications are lost. So

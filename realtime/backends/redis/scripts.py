@@ -32,8 +32,12 @@ the shared indexes (waiting, closing, closed, all, client:<addr>, nodes) have no
 session whose keys are gone when the reaper meets it or when a cap is reached (``below``).
     p:conns:<node>   set     sessions whose connection a process holds
     p:handlers:<node> set    sessions whose handler a process runs
-    p:ch:<node>      channel notifications for a process: "o <sid> [<sid>...]" or
-                             "r|c|i|k|x|t <sid> [<arg>]"
+    p:ch:<node>      channel notifications for a process: "p <room>" or
+                             "o|r|c|i|k|x|t|j|l <sid> [<arg>]"
+
+The rooms' own keys (their logs, the publish counter, where their members are) are those of
+:mod:`~realtime.backends.redis.roomlog`; field g of a session's hash is up to which publish its
+rooms' logs are merged into its stream p:o:<sid>.
 """
 
 from __future__ import annotations
