@@ -28,7 +28,7 @@ from realtime.backends.base import Backend
 from realtime.backends.memory import MemoryBackend
 from realtime.observe import Metrics, Observer
 from realtime.protocol.codes import CloseCode
-from realtime.server.admission import Authenticate, NegotiateEndpoint
+from realtime.server.admission import Authenticate, NegotiateEndpoint, TicketEndpoint
 from realtime.server.engine import Engine
 from realtime.server.hub import Hub
 from realtime.server.routing import FastRouter
@@ -228,7 +228,8 @@ class RealtimeApp:
         engine = self.engine
         upstream = UpstreamEndpoint(engine)
         routes: list[Any] = [
-            Route("/negotiate", NegotiateEndpoint(engine, authenticate), methods=["POST"])
+            Route("/negotiate", NegotiateEndpoint(engine, authenticate), methods=["POST"]),
+            Route("/ticket", TicketEndpoint(engine), methods=["POST"]),
         ]
         routes += [
             Route(path, StaticAsset(name, SCRIPT), methods=["GET", "HEAD"])

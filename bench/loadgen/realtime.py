@@ -132,8 +132,9 @@ class RealtimeWebSocket(RealtimeClient):
         self.ws: ClientConnection | None = None
 
     async def attach(self) -> None:
-        query = f"sid={self.sid}&token={self.token}&last={self.received}"
-        self.ws = await ws_connect(self.target.ws_url(f"{MOUNT}/websocket?{query}"))
+        query = f"sid={self.sid}&last={self.received}"
+        url = self.target.ws_url(f"{MOUNT}/websocket?{query}")
+        self.ws = await ws_connect(url, additional_headers=self._token_header)
         await self._until_open(self.spawn(self._read(self.ws)))
 
     async def _read(self, ws: ClientConnection) -> None:

@@ -319,10 +319,12 @@ export class Client extends Emitter {
   /**
    * A connection delivered its hello: it carries the session from now on.
    * @param {Conn} c
-   * @param {number} ack the last of our messages the server's application read
+   * @param {{ack: number, token?: string}} hello `ack`: the last of our messages the server's
+   *   application read; `token`: the token of our next connections (rotation)
    */
-  #opened(c, ack) {
+  #opened(c, { ack, token }) {
     const o = this.#o;
+    if (token) /** @type {Negotiated} */ (this.#n).token = token;
     const from = this.transport;
     if (this.#conn) this.#kill(this.#conn); // an upgrade: the server moved the session already
     // The race is over: the others are closed, and those started before the winner lost it.
@@ -394,7 +396,7 @@ export class Client extends Emitter {
       return this.#end(c, 1002, "malformed frame");
     }
     if (f.k == "c" || f.k == "r") return this.#end(c, f.code, f.reason, f.k == "c");
-    if (!c.open) return f.k == "h" ? this.#opened(c, f.ack) : this.#end(c, 1002, "no hello");
+    if (!c.open) return f.k == "h" ? this.#opened(c, f) : this.#end(c, 1002, "no hello");
     c.used = true;
     if (f.k == "a") {
       this.#trim(f.seq);

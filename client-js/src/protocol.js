@@ -39,7 +39,7 @@ export const policyOf = (code) => RECONNECT_POLICY[code] || "stop";
 /**
  * A frame, decoded. `k` is the frame's first character; binary data (`b`) decodes as `d`
  * with an ArrayBuffer; an event (`e`) carries its JSON text.
- * @typedef {{k: "h", ack: number} | Data
+ * @typedef {{k: "h", ack: number, token?: string} | Data
  *   | {k: "a", seq: number}
  *   | {k: "p" | "q"}
  *   | {k: "c" | "r", code: number, reason: string}} Frame
@@ -113,7 +113,12 @@ export function decode(raw) {
   const colon = frame.indexOf(":");
   const head = () => number(frame.slice(1, colon < 0 ? 0 : colon)); // "" without a colon
   const body = frame.slice(colon + 1);
-  if (k == "h") return { k, ack: number(`${JSON.parse(frame.slice(1)).ack}`) };
+  if (k == "h") {
+    const hello = JSON.parse(frame.slice(1)); // its `token`, when set, is the next connections'
+    hello.k = k;
+    hello.ack = number(`${hello.ack}`);
+    return hello;
+  }
   if (k == "d" || k == "e") return { k, seq: head(), data: body };
   if (k == "b") return { k: "d", seq: head(), data: Uint8Array.from(atob(body), (c) => c.charCodeAt(0)).buffer };
   if (k == "a") return { k, seq: number(frame.slice(1)) };

@@ -56,6 +56,7 @@
  * @property {number | null} max_queue
  * @property {number | null} max_buffer_bytes
  * @property {number | null} max_batch
+ * @property {string | null} [ticket] a single-use credential for the first event stream's URL
  */
 
 /**

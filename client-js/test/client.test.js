@@ -40,7 +40,8 @@ test("negotiates, then counts WebSocket as open only once its hello arrives", as
   await flush();
   assert.equal(env.negotiations, 1);
   const socket = env.sockets[0];
-  assert.equal(socket.url, "ws://example.test/realtime/websocket?sid=SID1&token=TOKEN&last=0");
+  assert.equal(socket.url, "ws://example.test/realtime/websocket?sid=SID1&last=0");
+  assert.deepEqual(socket.protocols, ["realtime", "realtime-token.TOKEN"]); // never in the URL
   socket.onopen?.({});
   assert.equal(client.readyState, 0);
   assert.deepEqual(log, []);
@@ -118,7 +119,7 @@ test("falls back from WebSocket to SSE to long-polling, each within the open tim
   await flush();
   assert.equal(env.sources.length, 1);
   // Each attempt tells the server why the one before failed (for its metrics).
-  assert.equal(env.sources[0].url, "http://example.test/realtime/sse?sid=SID1&token=TOKEN&last=0&fb=websocket:open");
+  assert.equal(env.sources[0].url, "http://example.test/realtime/sse?sid=SID1&ticket=TICKET1&last=0&fb=websocket:open");
   // The event stream opens (headers) but its hello never comes: a buffering proxy.
   await env.advance(2999);
   assert.equal(env.request("/longpoll"), undefined);
@@ -464,7 +465,7 @@ for (const [how, end] of [
     await env.advance(1);
     assert.equal(env.negotiations, 2);
     const fresh = env.sockets.at(-1);
-    assert.match(fresh.url, /sid=SID2&token=TOKEN&last=0$/);
+    assert.match(fresh.url, /sid=SID2&last=0$/);
     fresh.receive(HELLO);
     fresh.receive("d1:fresh");
     assert.deepEqual(fresh.sent.slice(0, 1), ["d1:new"]);
@@ -667,4 +668,46 @@ test("a listener that throws does not stop the others, nor the client; its error
   assert.equal(reports.length, 2);
   assert.throws(reports[0], /app bug/);
   assert.equal(client.readyState, 1);
+});
+
+test("an event stream's URL carries a single-use ticket, never the token: each stream asks for its own", async () => {
+  const env = fakeEnv();
+  connect(URL_, { ...env, WebSocket: undefined, reconnectDelay: 1 });
+  await flush();
+  assert.equal(env.sources[0].url, "http://example.test/realtime/sse?sid=SID1&ticket=TICKET1&last=0");
+  env.sources[0].receive(HELLO);
+  env.time += 10000;
+  env.sources[0].fail(); // the stream dropped: its ticket is used up
+  await env.advance(1);
+  assert.equal(env.tickets, 2);
+  assert.equal(env.sources[1].url, "http://example.test/realtime/sse?sid=SID1&ticket=TICKET2&last=0");
+  for (const source of env.sources) assert.doesNotMatch(source.url, /TOKEN/);
+});
+
+test("a ticket that cannot be had ends the stream's attempt with the server's reason", async () => {
+  const env = fakeEnv({ negotiated: { transports: ["sse"] } });
+  const { fetch } = env;
+  const refused = { status: 403, json: async () => ({ error: "wrong token", code: 4003 }) };
+  env.fetch = (url, init) => (String(url).includes("/ticket?") ? Promise.resolve(refused) : fetch(url, init));
+  const client = connect(URL_, { ...env, WebSocket: undefined });
+  const log = record(client);
+  await flush();
+  assert.equal(env.sources.length, 0);
+  assert.deepEqual(log.at(-1), ["close", { code: 4003, reason: "wrong token", wasClean: false }]);
+});
+
+test("the token a hello hands out is the one the next connections present", async () => {
+  const env = fakeEnv({ negotiated: { transports: ["websocket", "longpoll"] } });
+  connect(URL_, { ...env, reconnectDelay: 1 });
+  await flush();
+  env.sockets[0].receive('h{"ack":0,"token":"NEXT"}');
+  env.time += 10000;
+  env.sockets[0].drop(1006);
+  await env.advance(1);
+  assert.deepEqual(env.sockets[1].protocols, ["realtime", "realtime-token.NEXT"]);
+  env.sockets[1].receive('h{"ack":0}'); // no new token: the current one stays
+  env.time += 10000;
+  env.sockets[1].drop(1006);
+  await env.advance(1);
+  assert.deepEqual(env.sockets[2].protocols, ["realtime", "realtime-token.NEXT"]);
 });

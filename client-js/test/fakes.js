@@ -19,6 +19,7 @@ export const NEGOTIATED = {
   max_queue: 1024,
   max_buffer_bytes: 8388608,
   max_batch: 256,
+  ticket: "TICKET",
 };
 
 /**
@@ -64,8 +65,9 @@ export function fakeEnv({ negotiated = {}, autoNegotiate = true } = {}) {
       setItem: (key, value) => env.store.set(key, String(value)),
     },
     WebSocket: class FakeWebSocket {
-      constructor(url) {
+      constructor(url, protocols) {
         this.url = url;
+        this.protocols = protocols;
         this.sent = [];
         this.closed = false;
         env.sockets.push(this);
@@ -107,7 +109,7 @@ export function fakeEnv({ negotiated = {}, autoNegotiate = true } = {}) {
           url: String(url),
           method: init.method || "GET",
           headers: init.headers || {},
-          body: init.body === undefined ? undefined : JSON.parse(init.body),
+          body: init.body ? JSON.parse(init.body) : undefined,
           keepalive: init.keepalive,
           aborted: false,
           answer(status, body) {
@@ -125,6 +127,11 @@ export function fakeEnv({ negotiated = {}, autoNegotiate = true } = {}) {
           reject(new DOMException("aborted", "AbortError"));
         });
         if (request.url.endsWith("/negotiate")) env.negotiations++;
+        if (request.url.includes("/ticket?")) {
+          env.tickets = (env.tickets || 0) + 1;
+          resolve({ status: 200, json: async () => ({ ticket: `TICKET${env.tickets}` }) });
+          return;
+        }
         if (request.url.endsWith("/negotiate") && autoNegotiate) {
           resolve({ status: 200, json: async () => ({ ...NEGOTIATED, sid: `SID${env.negotiations}`, ...negotiated }) });
         } else {

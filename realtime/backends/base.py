@@ -28,12 +28,24 @@ __all__ = [
     "Backend",
     "HandlerClaim",
     "Listener",
+    "MAX_TICKETS",
+    "MAX_WAITING_TOKENS",
+    "TOKEN_GRACE",
     "Pending",
     "SessionInfo",
     "SessionSnapshot",
 ]
 
 HandlerClaim = Literal["start", "restart"]
+
+MAX_TICKETS = 8
+"""Tickets a session keeps unused at most (:meth:`Backend.add_ticket`)."""
+
+MAX_WAITING_TOKENS = 4
+"""Tokens handed out and not used yet that a session keeps (:meth:`Backend.rotate_token`)."""
+
+TOKEN_GRACE = 60.0
+"""Seconds a token stays good once the client uses the one that replaced it."""
 
 Admission = Literal["created", "server full", "client full"]
 """What :meth:`Backend.create` did: created the session, or refused it at a cap."""
@@ -270,6 +282,29 @@ class Backend(Protocol):
 
     async def presence(self, room: str) -> dict[SessionId, object]:
         """The sessions in ``room``, each with its user (``SessionInfo.user``)."""
+
+    # -- Credentials ----------------------------------------------------------------------
+
+    async def rotate_token(self, session_id: SessionId, token_hash: str) -> bool:
+        """Hand out a new token (its SHA-256, hex) for the client's next connections; the
+        newest :data:`MAX_WAITING_TOKENS` wait to be used. False if the session is unknown."""
+
+    async def check_token(self, session_id: SessionId, token_hash: str, now: float) -> bool:
+        """Whether ``token_hash`` is the session's token. That is the one it was created
+        with, until the client uses one that :meth:`rotate_token` handed out: that one is
+        the token from then on, and the one before it stays good for :data:`TOKEN_GRACE`
+        seconds (requests in flight); the others handed out are dropped."""
+
+    async def add_ticket(
+        self, session_id: SessionId, ticket_hash: str, now: float, lifetime: float
+    ) -> bool:
+        """Keep a single-use ticket (its SHA-256, hex) for the session until ``now +
+        lifetime``; past :data:`MAX_TICKETS` the oldest goes. False if the session is
+        unknown."""
+
+    async def use_ticket(self, session_id: SessionId, ticket_hash: str, now: float) -> bool:
+        """Whether ``ticket_hash`` is a ticket of the session, alive at ``now``; once asked
+        about, it is used up."""
 
     # -- Handler state --------------------------------------------------------------------
 

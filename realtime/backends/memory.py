@@ -8,9 +8,13 @@ several processes.
 from __future__ import annotations
 
 import asyncio
+import hmac
 from collections.abc import Callable, Iterable
 
 from realtime.backends.base import (
+    MAX_TICKETS,
+    MAX_WAITING_TOKENS,
+    TOKEN_GRACE,
     Admission,
     HandlerClaim,
     Listener,
@@ -20,6 +24,7 @@ from realtime.backends.base import (
 )
 from realtime.exceptions import BufferFull, SessionClosed, UnknownSession
 from realtime.protocol.budget import Budget, Budgets
+from realtime.protocol.credentials import Tickets, Tokens
 from realtime.protocol.frames import CloseCode
 from realtime.protocol.session import Attached, SessionState
 from realtime.types import SessionId, TransportName
@@ -47,6 +52,8 @@ class _Entry:
         "room_signal",
         "saved",
         "state",
+        "tickets",
+        "tokens",
     )
 
     def __init__(self, info: SessionInfo, now: float, budget: Budget) -> None:
@@ -66,6 +73,8 @@ class _Entry:
         self.closed_at: float | None = None  # when the reaper first saw the session closed
         self.ack_owed = False  # the handler took messages that no wake of the listener told
         self.saved: str | None = None  # the handler's state (save_state)
+        self.tickets: Tickets | None = None  # once one was added
+        self.tokens: Tokens | None = None  # once a token was handed out (rotate_token)
 
     def wake(self) -> None:
         """Tell the connection of news; that includes any ack owed."""
@@ -413,6 +422,40 @@ class MemoryBackend:
             return False
         entry.wake()
         return True
+
+    async def add_ticket(
+        self, session_id: SessionId, ticket_hash: str, now: float, lifetime: float
+    ) -> bool:
+        entry = self._sessions.get(session_id)
+        if entry is None:
+            return False
+        if entry.tickets is None:
+            entry.tickets = Tickets(MAX_TICKETS)
+        entry.tickets.add(ticket_hash, now + lifetime)
+        return True
+
+    async def rotate_token(self, session_id: SessionId, token_hash: str) -> bool:
+        entry = self._sessions.get(session_id)
+        if entry is None:
+            return False
+        if entry.tokens is None:
+            entry.tokens = Tokens(entry.info.token_hash, MAX_WAITING_TOKENS)
+        entry.tokens.hand_out(token_hash)
+        return True
+
+    async def check_token(self, session_id: SessionId, token_hash: str, now: float) -> bool:
+        entry = self._sessions.get(session_id)
+        if entry is None:
+            return False
+        if entry.tokens is None:
+            return hmac.compare_digest(token_hash, entry.info.token_hash)
+        return entry.tokens.check(token_hash, now, TOKEN_GRACE)
+
+    async def use_ticket(self, session_id: SessionId, ticket_hash: str, now: float) -> bool:
+        entry = self._sessions.get(session_id)
+        if entry is None or entry.tickets is None:
+            return False
+        return entry.tickets.use(ticket_hash, now)
 
     async def presence(self, room: str) -> dict[SessionId, object]:
         sessions = self._sessions

@@ -37,7 +37,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.typing import Origin
+from websockets.typing import Origin, Subprotocol
 
 from realtime.check.explain import (
     describe,
@@ -202,9 +202,17 @@ class _Session:
     sid: str
     token: str
     transports: tuple[str, ...]
+    ticket: str | None
+    """The negotiation's ticket, for the event stream's URL (as a browser's EventSource)."""
 
     def query(self, **params: object) -> str:
-        return urlencode({"sid": self.sid, "token": self.token, **params})
+        return urlencode({"sid": self.sid, **params})
+
+    @property
+    def subprotocols(self) -> list[Subprotocol]:
+        """What a browser's WebSocket offers: the token rides as a subprotocol, not in the
+        URL (PROTOCOL.md section 5)."""
+        return [Subprotocol("realtime"), Subprotocol(f"realtime-token.{self.token}")]
 
 
 class _Checker:
@@ -241,7 +249,8 @@ class _Checker:
             return Result("negotiate", False, why), None
         try:
             answer = response.json()
-            session = _Session(answer["sid"], answer["token"], tuple(answer["transports"]))
+            transports = tuple(answer["transports"])
+            session = _Session(answer["sid"], answer["token"], transports, answer.get("ticket"))
         except (ValueError, KeyError, TypeError):
             why = "not a realtime server (the answer is not a negotiation)"
             return Result("negotiate", False, why), None
@@ -259,6 +268,7 @@ class _Checker:
                     url,
                     origin=Origin(self.origin) if self.origin is not None else None,
                     additional_headers=self.headers,
+                    subprotocols=session.subprotocols,
                     open_timeout=None,  # the timeout above bounds the whole check
                     close_timeout=1,
                 ) as socket:
@@ -290,7 +300,7 @@ class _Checker:
             return Result("websocket", False, f"cannot connect ({describe(exc)})")
 
     async def sse(self, session: _Session) -> Result:
-        url = f"{self.where.base}/sse?{session.query(last=0)}"
+        url = f"{self.where.base}/sse?{session.query(ticket=session.ticket or '', last=0)}"
         probe = SSEProbe()
         start = time.perf_counter()
         headers_arrived = ended = False
@@ -327,7 +337,7 @@ class _Checker:
         start = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):
-                response = await self.http.get(url)
+                response = await self.http.get(url, headers={TOKEN_HEADER: session.token})
         except (TimeoutError, httpx.TimeoutException):
             why = f"no answer within {self.timeout:g} s (the first poll is answered at once)"
             return Result("longpoll", False, why)

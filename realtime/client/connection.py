@@ -210,7 +210,7 @@ class Connection(EventsMixin):
             transport = _TRANSPORTS[name](
                 self.url,
                 negotiated.session_id,
-                negotiated.token,
+                session.token,
                 self._http,
                 max_batch=negotiated.max_batch or 256,
                 open_timeout=self.open_timeout,

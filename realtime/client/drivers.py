@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,14 +24,17 @@ __all__ = ["LongPollDriver", "SSEDriver", "WebSocketConnect", "WebSocketDriver"]
 
 TOKEN_HEADER = "x-realtime-token"
 
-WebSocketConnect = Callable[[str, float], Awaitable[ClientConnection]]
-"""Opens a WebSocket to a URL within a timeout; raises ``OSError``, ``InvalidHandshake`` or
-``TimeoutError`` when it cannot."""
+WebSocketConnect = Callable[[str, float, Mapping[str, str]], Awaitable[ClientConnection]]
+"""Opens a WebSocket to a URL within a timeout, with extra request headers (the token's);
+raises ``OSError``, ``InvalidHandshake`` or ``TimeoutError`` when it cannot."""
 
 
-async def _network_websocket(url: str, open_timeout: float) -> ClientConnection:
+async def _network_websocket(
+    url: str, open_timeout: float, headers: Mapping[str, str]
+) -> ClientConnection:
     return await ws_connect(
         url,
+        additional_headers=dict(headers),
         max_size=None,
         ping_interval=None,  # the protocol's own heartbeats do this
         open_timeout=open_timeout,
@@ -100,10 +103,10 @@ class WebSocketDriver(_Base):
     name = "websocket"
 
     async def run(self, link: Link) -> Ended:
-        url = self.opening_url("websocket", token=self.token, last=link.last)
+        url = self.opening_url("websocket", last=link.last)
         url = "ws" + url.removeprefix("http")
         try:
-            websocket = await self.websocket_connect(url, self.open_timeout)
+            websocket = await self.websocket_connect(url, self.open_timeout, self.headers)
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             return Ended(ABNORMAL_CLOSURE, f"websocket failed to open: {exc!r}")
         try:

@@ -48,6 +48,8 @@ class ClientState:
 
     def __init__(self, negotiated: Negotiated) -> None:
         self.negotiated = negotiated
+        self.token = negotiated.token
+        """The token the next connection presents: each hello may hand out a new one."""
         self.outbox = ReplayBuffer(
             max_count=negotiated.max_queue, max_bytes=negotiated.max_buffer_bytes
         )
@@ -126,6 +128,8 @@ class Link:
                 if session.outbox.ack(frame.seq):
                     session.room_signal.notify()
             elif isinstance(frame, Hello):
+                if frame.token is not None:
+                    session.token = frame.token
                 session.outbox.ack(frame.ack)
                 session.room_signal.notify()
                 self.cursor = frame.ack  # messages() skips any acknowledged since

@@ -104,9 +104,11 @@ def truncate_reason(reason: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """First frame of every connection. ``ack`` is the last client message the server holds."""
+    """First frame of every connection. ``ack`` is the last client message the server holds;
+    ``token``, when set, is the session's token from the next connection on (rotation)."""
 
     ack: int
+    token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +195,10 @@ def encode_frame(frame: Frame) -> str:
         return f"c{frame.code}:{truncate_reason(frame.reason)}"
     if isinstance(frame, Reconnect):
         return f"r{frame.code}:{truncate_reason(frame.reason)}"
-    return "h" + json.dumps({"ack": frame.ack}, separators=(",", ":"))
+    fields: dict[str, object] = {"ack": frame.ack}
+    if frame.token is not None:
+        fields["token"] = frame.token
+    return "h" + json.dumps(fields, separators=(",", ":"))
 
 
 # -- Decoding -----------------------------------------------------------------------------
@@ -293,7 +298,11 @@ def _decode_hello(raw: str) -> Hello:
     ack = fields.get("ack") if isinstance(fields, dict) else None
     if type(ack) is not int or not 0 <= ack <= MAX_SEQ:
         raise ProtocolError("hello frame without a valid 'ack'")
-    return Hello(ack)
+    assert isinstance(fields, dict)
+    token = fields.get("token")
+    if token is not None and not (isinstance(token, str) and 0 < len(token) <= 256):
+        raise ProtocolError("hello frame with an invalid 'token'")
+    return Hello(ack, token)
 
 
 def decode_frame(raw: str | bytes, *, max_size: int | None = None) -> Frame:

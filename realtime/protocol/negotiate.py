@@ -97,6 +97,8 @@ class Negotiated:
     """Messages per second the client may send, on average (None: no limit)."""
     max_burst: int | None = None
     """Messages the client may send at once above ``max_rate``."""
+    ticket: str | None = None
+    """A single-use credential for the one URL that must carry one (an EventSource's)."""
     version: int = PROTOCOL_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -115,6 +117,7 @@ class Negotiated:
             "max_batch": self.max_batch,
             "max_rate": self.max_rate,
             "max_burst": self.max_burst,
+            "ticket": self.ticket,
         }
 
     @classmethod
@@ -145,5 +148,6 @@ class Negotiated:
             max_batch=_size(body.get("max_batch"), "max_batch"),
             max_rate=_rate(body.get("max_rate")),
             max_burst=_size(body.get("max_burst"), "max_burst"),
+            ticket=ticket if isinstance(ticket := body.get("ticket"), str) else None,
             version=version,
         )

@@ -1,4 +1,5 @@
-"""``POST <mount>/negotiate``: who may open a session, and on what terms.
+"""``POST <mount>/negotiate``: who may open a session, and on what terms; and
+``POST <mount>/ticket``: a new single-use ticket for a session's event stream.
 
 The Origin check, the application's authentication hook and the session caps run here; the
 answer gives the session id, its secret token, the transports in order of preference, and
@@ -7,6 +8,7 @@ heartbeat and limit settings (:mod:`realtime.protocol.negotiate` spells both bod
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +23,7 @@ from realtime.exceptions import BackendError, ProtocolError
 from realtime.presence import check_user, user_id_of, user_room
 from realtime.protocol.codes import CloseCode
 from realtime.protocol.negotiate import Negotiated, decode_request
+from realtime.server.credentials import TICKET_LIFETIME, issue_ticket
 from realtime.server.engine import Engine
 from realtime.server.http import is_json, read_body
 from realtime.server.refusals import (
@@ -28,13 +31,14 @@ from realtime.server.refusals import (
     CLIENT_FULL,
     DRAINING,
     SERVER_FULL,
+    UNKNOWN_SESSION,
     Refusal,
     origin_refused,
 )
 from realtime.server.security import client_key, hash_token, new_session_id, new_token
 from realtime.types import SessionId
 
-__all__ = ["Authenticate", "NegotiateEndpoint"]
+__all__ = ["Authenticate", "NegotiateEndpoint", "TicketEndpoint"]
 
 logger = logging.getLogger("realtime")
 
@@ -46,6 +50,35 @@ NOT_JSON = Refusal(
     CloseCode.PROTOCOL_ERROR,
     "negotiate with Content-Type: application/json (the body may be empty)",
 )
+
+
+class TicketEndpoint:
+    """ASGI endpoint of ``POST <mount>/ticket?sid=...``, with the token in its header."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        engine = self.engine
+        response: Response
+        try:
+            found = await engine.find(request, request.query_params)
+            if isinstance(found, Refusal):
+                response = found.response()
+            elif not is_json(request):
+                response = NOT_JSON.response()
+            elif spent := await engine.spend(found.id, asyncio.get_running_loop().time()):
+                response = spent.response()
+            else:
+                ticket = await issue_ticket(engine.backend, found.id, engine.clock())
+                body = {"ticket": ticket, "expires_in_ms": round(TICKET_LIFETIME * 1000)}
+                response = JSONResponse(body, headers={"cache-control": "no-store"})
+                if ticket is None:  # the session ended meanwhile
+                    response = UNKNOWN_SESSION.response()
+        except BackendError:
+            response = BACKEND_UNAVAILABLE.response()
+        await response(scope, receive, send)
 
 
 class NegotiateEndpoint:
@@ -129,6 +162,7 @@ class NegotiateEndpoint:
         if user_id is not None:  # reachable as a user from anywhere (realtime.presence)
             await engine.backend.join(info.id, user_room(user_id))
         logger.debug("negotiated session %s", info.id)
+        ticket = await issue_ticket(engine.backend, info.id, now) if "sse" in transports else None
         negotiated = Negotiated(
             session_id=info.id,
             token=token,
@@ -143,6 +177,7 @@ class NegotiateEndpoint:
             max_batch=settings.max_batch,
             max_rate=settings.max_rate,
             max_burst=settings.burst if settings.max_rate is not None else None,
+            ticket=ticket,
         )
         return info, negotiated
 

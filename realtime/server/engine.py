@@ -56,17 +56,17 @@ from realtime.protocol.frames import (
     truncate_reason,
 )
 from realtime.protocol.limits import Buckets
-from realtime.server.http import TOKEN_HEADER, query_of
+from realtime.server import credentials
+from realtime.server.http import query_of
 from realtime.server.pump import WRITE_BATCH_BYTES, Pump, StreamWriter
 from realtime.server.refusals import (
     BACKEND_UNAVAILABLE,
     DRAINING,
     UNKNOWN_SESSION,
-    WRONG_TOKEN,
     Refusal,
     origin_refused,
 )
-from realtime.server.security import OriginPolicy, token_matches
+from realtime.server.security import OriginPolicy
 from realtime.server.settings import Settings
 from realtime.server.supervisor import Supervisor
 from realtime.types import SessionId, TransportName
@@ -221,10 +221,11 @@ class Engine:
             return BACKEND_UNAVAILABLE
         if info is None:
             return UNKNOWN_SESSION
-        token = conn.headers.get(TOKEN_HEADER) or query.get("token")
-        if not token_matches(token, info.token_hash):
-            return WRONG_TOKEN
-        return info
+        try:
+            wrong = await credentials.check(conn, query, info.id, self.backend, self.clock())
+        except BackendError:
+            return BACKEND_UNAVAILABLE
+        return info if wrong is None else wrong
 
     @staticmethod
     def resume_point(value: str | None) -> int | Refusal:
@@ -245,10 +246,13 @@ class Engine:
     ) -> Channel | Close:
         """Attach a new connection that holds every message up to ``last``, or answer why not.
 
-        ``announce`` is False for the long-polls that only carry a connection on. The channel
-        is tracked (for :meth:`drain`) until :meth:`release`; raises ``BackendError``.
+        ``announce`` is False for the long-polls that only carry a connection on. Each other
+        connection's hello hands out the token of the client's next connections (rotation,
+        :mod:`realtime.server.credentials`). The channel is tracked (for :meth:`drain`) until
+        :meth:`release`; raises ``BackendError``.
         """
         session_id = info.id
+        token = await credentials.rotate(self.backend, session_id) if announce else None
         channel = Channel(session_id, transport)
         self._channels.add(channel)
         try:
@@ -259,7 +263,7 @@ class Engine:
         except BaseException:
             self._channels.discard(channel)
             raise
-        channel.hello = Hello(attached.ack)
+        channel.hello = Hello(attached.ack, token)
         await self.supervisor.ensure(session_id, transport)
         if announce:
             self.observer.connected(
@@ -343,9 +347,9 @@ class Engine:
         dropped here, without a word to the backend: repeating them costs a client its
         bandwidth and its rate, not the server's backend. A new message costs its address a
         token of ``max_client_rate``."""
-        frames = self._frames
-        if frames is not None and not frames.take(session_id, now):
-            return await self.fail(session_id, FRAME_RATE_EXCEEDED)
+        refused = await self.spend(session_id, now)
+        if refused is not None:
+            return refused
         frame = proto.receive(raw, now)
         backend = self.backend
         try:
@@ -384,6 +388,14 @@ class Engine:
             return Refusal(503, CloseCode.TRY_AGAIN_LATER, str(exc))
         except (ProtocolError, InboxFull, RateLimited) as exc:
             return await self.fail(session_id, refusal_for(exc))
+
+    async def spend(self, session_id: SessionId, now: float) -> Refusal | None:
+        """A frame, or another request of the client (a ticket), costs the session a token of
+        ``max_frame_rate``; past it the session ends, and this is the refusal."""
+        frames = self._frames
+        if frames is None or frames.take(session_id, now):
+            return None
+        return await self.fail(session_id, FRAME_RATE_EXCEEDED)
 
     async def hung_up(self, session_id: SessionId, code: int | None, reason: str) -> None:
         """The WebSocket closed without a close frame, with ``code``.

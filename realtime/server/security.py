@@ -12,7 +12,6 @@ pass; they carry no ambient browser credentials to abuse.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import ipaddress
 import secrets
 from collections.abc import Callable, Sequence
@@ -28,7 +27,6 @@ __all__ = [
     "hash_token",
     "new_session_id",
     "new_token",
-    "token_matches",
 ]
 
 IPV6_PREFIX = 64
@@ -64,13 +62,6 @@ def new_token() -> str:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
-
-
-def token_matches(token: str | None, token_hash: str) -> bool:
-    """Compare a presented token with the stored hash in constant time."""
-    if not token:
-        return False
-    return hmac.compare_digest(hash_token(token), token_hash)
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -151,8 +151,9 @@ class InProcessWebSocket:
     """A WebSocket into an ASGI app, with the part of ``websockets``' ``ClientConnection``
     that the client uses: ``send``, iteration, ``close``, ``close_code``, ``close_reason``."""
 
-    def __init__(self, app: ASGIApp, url: str) -> None:
+    def __init__(self, app: ASGIApp, url: str, headers: Mapping[str, str]) -> None:
         parts = urlsplit(url)
+        extra = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
         self._scope = {
             "type": "websocket",
             "asgi": {"version": "3.0"},
@@ -162,7 +163,7 @@ class InProcessWebSocket:
             "raw_path": parts.path.encode(),
             "query_string": parts.query.encode(),
             "root_path": "",
-            "headers": [(b"host", parts.netloc.encode())],
+            "headers": [(b"host", parts.netloc.encode()), *extra],
             "client": CLIENT,
             "server": (parts.hostname or "testserver", parts.port or 80),
             "subprotocols": [],
@@ -305,8 +306,10 @@ class connect:  # used like a function, as realtime.client.connect
         http = ASGIStreamTransport(app)
         self._stack.push_async_callback(http.aclose)
 
-        async def websocket(url: str, open_timeout: float) -> ClientConnection:
-            return await InProcessWebSocket(app, url).open(open_timeout)
+        async def websocket(
+            url: str, open_timeout: float, headers: Mapping[str, str]
+        ) -> ClientConnection:
+            return await InProcessWebSocket(app, url, headers).open(open_timeout)
 
         try:
             conn = await realtime.client.connect(

@@ -33,6 +33,7 @@ from realtime.protocol.frames import (
     encode_data,
     encode_frame,
 )
+from realtime.server.credentials import SUBPROTOCOL, offers_subprotocol
 from realtime.server.engine import Channel, Engine
 from realtime.server.http import query_of
 from realtime.server.refusals import BACKEND_UNAVAILABLE, Refusal, is_origin_refusal
@@ -86,7 +87,7 @@ class WebSocketTransport:
             return
         last = engine.resume_point(query.get("last"))
         del query  # not kept for the life of the connection
-        await websocket.accept()
+        await websocket.accept(subprotocol=SUBPROTOCOL if offers_subprotocol(websocket) else None)
         writer = _Writer(send)
         if isinstance(found, Refusal) or isinstance(last, Refusal):
             refusal = found if isinstance(found, Refusal) else last

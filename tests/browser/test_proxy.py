@@ -19,7 +19,7 @@ def test_the_buffering_proxy_holds_event_streams(
     with httpx.Client(timeout=5) as client:
         session = client.post(f"{base}/negotiate", json={}).json()  # plain answers pass
         held = buffering_proxy.held
-        url = f"{base}/sse?sid={session['sid']}&token={session['token']}"
+        url = f"{base}/sse?sid={session['sid']}&ticket={session['ticket']}"
         with client.stream("GET", url, timeout=httpx.Timeout(5, read=1)) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from realtime.protocol.sse import SSEParser
+from tests.integration.rawclient import hello_ack
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -59,6 +60,7 @@ async def test_the_protocol_steps_of_the_page(legacy: str) -> None:
         negotiated = await http.post(f"{base}/negotiate", json={"v": 1, "transports": ["sse"]})
         assert negotiated.status_code == 200
         sid, token = negotiated.json()["sid"], negotiated.json()["token"]
+        ticket = negotiated.json()["ticket"]
         assert negotiated.json()["transports"] == ["sse"]
 
         async def post(*frames: str) -> list[str]:
@@ -71,8 +73,8 @@ async def test_the_protocol_steps_of_the_page(legacy: str) -> None:
             batch: list[str] = answer.json()
             return batch
 
-        async with event_stream(http, f"{base}/sse?sid={sid}&token={token}&last=0") as stream:
-            assert await stream.next() == 'h{"ack":0}'
+        async with event_stream(http, f"{base}/sse?sid={sid}&ticket={ticket}&last=0") as stream:
+            assert hello_ack(await stream.next()) == 0
             welcome = await stream.next()
             assert welcome.startswith(f"d1:welcome, {sid[:6]}:")
             assert await post("a1") == []
@@ -87,10 +89,17 @@ async def test_the_protocol_steps_of_the_page(legacy: str) -> None:
                 frames.append(await stream.next())  # acks of message 1 may come first
             assert frames[-1] == "c1000:bye"
             assert set(frames[:-1]) <= {"a1"}, frames
-        # The session is over: the close event's id is c2, and a native EventSource
-        # reconnecting with it is told to stop (204).
+        # The session is over: the close event's id is c2, and an EventSource coming back
+        # with it (and a fresh ticket: the first one is used up) is told to stop (204).
+        used = await http.get(f"{base}/sse?sid={sid}&ticket={ticket}")
+        assert (used.status_code, used.json()["code"]) == (403, 4003)
+        fresh = await http.post(
+            f"{base}/ticket?sid={sid}",
+            headers={"content-type": "application/json", "x-realtime-token": token},
+        )
         after = await http.get(
-            f"{base}/sse?sid={sid}&token={token}", headers={"last-event-id": "c2"}
+            f"{base}/sse?sid={sid}&ticket={fresh.json()['ticket']}",
+            headers={"last-event-id": "c2"},
         )
         assert after.status_code == 204
 
@@ -132,16 +141,16 @@ def test_curl_walkthrough_works_as_written(legacy: str) -> None:
             os.killpg(process.pid, signal.SIGKILL)  # the group this test started, if still up
     assert process.returncode == 0, output
     expected = [
-        'data: h{"ack":0}',
+        'data: h{"ack":0,"token":"',
         "data: d1:welcome, ",
         "id: 2\ndata: d2:",
         ": hello from curl",
         'data: "d3:',
         ': two\\r\\nlines"',
-        'data: h{"ack":2}',
+        'data: h{"ack":2,"token":"',
         '["c1000:bye"]',
         "data: c1000:bye",
-        '["h{\\"ack\\":0}"',  # the open poll: the hello first
+        '["h{\\"ack\\":0,\\"token\\":\\"',  # the open poll: the hello first
         ": hello by polling",
     ]
     for text in expected:

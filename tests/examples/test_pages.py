@@ -66,7 +66,8 @@ def test_legacy(page: Page, legacy: str, tmp_path: Path) -> None:
     with httpx.Client(base_url=f"{legacy}/realtime", timeout=5) as http:
         session = http.post("/negotiate", json={}).json()
         sid, token = session["sid"], session["token"]
-        assert http.get(f"/longpoll?sid={sid}&token={token}&last=0&open=1").is_success
+        token_header = {"x-realtime-token": token}
+        assert http.get(f"/longpoll?sid={sid}&last=0&open=1", headers=token_header).is_success
         frames = ["d1:line one\r\nline two", "c1000:"]
         headers = {"content-type": "application/json", "x-realtime-token": token}
         answer = http.post(f"/longpoll?sid={sid}", content=json.dumps(frames), headers=headers)
@@ -75,7 +76,7 @@ def test_legacy(page: Page, legacy: str, tmp_path: Path) -> None:
     shown = page.locator("#messages li").last.evaluate("li => li.textContent")
     assert shown == f"{sid[:6]}: line one\r\nline two"
     wire = page.locator("#wire").inner_text()
-    assert '↓ h{"ack":0}' in wire and "↑ d1:hello from the page" in wire
+    assert '↓ h{"ack":0,"token":"' in wire and "↑ d1:hello from the page" in wire
     assert "↑ a1" in wire, "the page acknowledges what it reads"
     screenshot(page, tmp_path, "legacy")
 

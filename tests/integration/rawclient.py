@@ -11,7 +11,16 @@ from websockets.asyncio.client import connect as ws_connect
 
 from realtime.protocol.batch import encode_batch
 
-__all__ = ["RawSession", "negotiate"]
+__all__ = ["RawSession", "hello_ack", "negotiate"]
+
+
+def hello_ack(frame: str | bytes) -> int:
+    """The ``ack`` of a hello frame; it must also hand out the next connections' token."""
+    assert isinstance(frame, str) and frame.startswith("h"), frame
+    fields = json.loads(frame[1:])
+    assert isinstance(fields.get("token"), str), frame
+    ack: int = fields["ack"]
+    return ack
 
 
 @dataclass
@@ -33,15 +42,32 @@ class RawSession:
             headers={"x-realtime-token": token or self.token, "content-type": "application/json"},
         )
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The token's header, for a GET (a POST's are set by :meth:`post`)."""
+        return {"x-realtime-token": self.token}
+
+    async def ticket(self, http: httpx.AsyncClient) -> str:
+        """A single-use ticket, for a URL that must carry a credential (an event stream's)."""
+        response = await http.post(
+            self.url("ticket"), headers={**self.headers, "content-type": "application/json"}
+        )
+        assert response.status_code == 200, response.text
+        ticket: str = response.json()["ticket"]
+        return ticket
+
     async def poll(self, http: httpx.AsyncClient, last: int = 0, **params: object) -> list[str]:
-        response = await http.get(self.url("longpoll", token=self.token, last=last, **params))
+        url = self.url("longpoll", last=last, **params)
+        response = await http.get(url, headers=self.headers)
         assert response.status_code == 200, response.text
         frames: list[str] = json.loads(response.content)
         return frames
 
     def websocket(self, token: str | None = None, last: int = 0) -> ClientConnection:
-        url = self.url("websocket", token=token or self.token, last=last)
-        return ws_connect("ws" + url.removeprefix("http"), max_size=None)  # type: ignore[return-value]
+        """A WebSocket of the session, the token in its header."""
+        url = "ws" + self.url("websocket", last=last).removeprefix("http")
+        headers = {"x-realtime-token": token or self.token}
+        return ws_connect(url, max_size=None, additional_headers=headers)  # type: ignore[return-value]
 
 
 async def negotiate(http: httpx.AsyncClient, base: str) -> RawSession:

@@ -132,9 +132,8 @@ async def test_resume_from_before_the_acknowledged_messages_is_a_replay_gap(
             async with session.websocket(last=2) as websocket:
                 reply = await asyncio.wait_for(websocket.recv(), 10)
         elif transport == "sse":
-            async with http.stream(
-                "GET", session.url("sse", token=session.token, last=2)
-            ) as stream:
+            ticket = await session.ticket(http)
+            async with http.stream("GET", session.url("sse", ticket=ticket, last=2)) as stream:
                 reply = ""
                 async for line in stream.aiter_lines():
                     if line.startswith("data: c"):

@@ -1,9 +1,11 @@
 """A native EventSource's life against the server (PROTOCOL.md 5.2), on both backends.
 
-An ``EventSource`` sends ``Last-Event-ID`` once it has seen an id, reconnects by itself
-whenever its stream ends, and stops only on an answer that is not ``200`` with an event
-stream (``204`` is how a server says "stop"). :class:`EventSourceLike` does the same, so
-these tests see what a browser would: how many times it comes back, and what it gets.
+An ``EventSource`` sends ``Last-Event-ID`` once it has seen an id, reconnects whenever its
+stream ends, and stops only on an answer that is not ``200`` with an event stream (``204`` is
+how a server says "stop"). Its URL carries a single-use ticket, so a page gives each
+connection a fresh one (the JavaScript client does; a URL used again is refused with 403).
+:class:`EventSourceLike` does the same, so these tests see what a browser would: how many
+times it comes back, and what it gets.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 class EventSourceLike:
     """The reconnection logic of the WHATWG ``EventSource``, without the retry delay."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, session: RawSession) -> None:
+        self.session = session
         self.statuses: list[int] = []
         self.frames: list[str] = []
         self.received = asyncio.Event()
@@ -36,7 +38,8 @@ class EventSourceLike:
             headers = {"accept": "text/event-stream"}
             if self._parser.last_event_id is not None:
                 headers["last-event-id"] = self._parser.last_event_id
-            async with http.stream("GET", self.url, headers=headers) as response:
+            url = self.session.url("sse", ticket=await self.session.ticket(http))
+            async with http.stream("GET", url, headers=headers) as response:
                 self.statuses.append(response.status_code)
                 if response.status_code != 200:
                     return  # an EventSource fails for good
@@ -56,7 +59,7 @@ class EventSourceLike:
 
 
 def source(session: RawSession) -> EventSourceLike:
-    return EventSourceLike(session.url("sse", token=session.token))
+    return EventSourceLike(session)
 
 
 async def test_a_session_closed_before_any_data_stops_its_event_source(server: str) -> None:
@@ -115,9 +118,9 @@ async def test_an_event_source_that_missed_the_close_learns_it_on_reconnection(
         session = await negotiate(http, f"{server}/commands")
         posted = await session.post(http, "sse", ["d1:stream 1", "d2:close 4102 later"])
         assert json.loads(posted.content)[0].startswith("a")
-        events = EventSourceLike(session.url("sse", token=session.token))
+        url = session.url("sse", ticket=await session.ticket(http))
         async with http.stream(
-            "GET", events.url, headers={"accept": "text/event-stream", "last-event-id": "1"}
+            "GET", url, headers={"accept": "text/event-stream", "last-event-id": "1"}
         ) as response:
             assert response.status_code == 200
             body = b"".join([chunk async for chunk in response.aiter_bytes()])

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.integration.rawclient import RawSession, negotiate
+from tests.integration.rawclient import RawSession, hello_ack, negotiate
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -115,7 +115,7 @@ async def test_unknown_session_and_wrong_token_over_http(
             assert response.json()["code"] == code
             assert response.headers["cache-control"] == "no-store"
         # the session itself is unharmed by the refused requests
-        assert (await session.poll(http, open=1))[0] == 'h{"ack":0}'
+        assert hello_ack((await session.poll(http, open=1))[0]) == 0
 
 
 async def test_the_session_id_alone_grants_nothing(server: str) -> None:
@@ -126,7 +126,7 @@ async def test_the_session_id_alone_grants_nothing(server: str) -> None:
         assert (await http.post(session.url("longpoll"), content=b'["d1:x"]')).status_code == 403
 
 
-async def test_token_in_header_or_query(server: str) -> None:
+async def test_the_token_goes_in_its_header_never_in_the_url(server: str) -> None:
     async with httpx.AsyncClient() as http:
         session = await negotiate(http, f"{server}/echo")
         response = await http.post(
@@ -134,8 +134,9 @@ async def test_token_in_header_or_query(server: str) -> None:
             content=b'["d1:via query"]',
             headers={"content-type": "application/json"},
         )
-        assert response.status_code == 200
-        response = await session.post(http, "longpoll", ["d2:via header"])
+        assert (response.status_code, response.json()["code"]) == (403, 4003)
+        assert "X-Realtime-Token header" in response.json()["error"]
+        response = await session.post(http, "longpoll", ["d1:via header"])
         assert response.status_code == 200
 
 
@@ -145,7 +146,7 @@ async def test_a_websocket_get_without_upgrade_answers_426_never_cacheable(serve
     # the client's later attempts through a caching proxy.
     async with httpx.AsyncClient() as http:
         session = await negotiate(http, f"{server}/echo")
-        response = await http.get(session.url("websocket", token=session.token))
+        response = await http.get(session.url("websocket"), headers=session.headers)
     assert response.status_code == 426
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["upgrade"] == "websocket"

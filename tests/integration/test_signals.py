@@ -69,7 +69,7 @@ async def test_a_stop_signal_tells_every_transport_to_reconnect(
 
             async def read_stream() -> None:
                 parser = SSEParser()
-                url = streaming.url("sse", token=streaming.token)
+                url = streaming.url("sse", ticket=await streaming.ticket(http))
                 async with http.stream("GET", url) as response:
                     async for chunk in response.aiter_bytes():
                         for event in parser.feed(chunk):
@@ -77,14 +77,16 @@ async def test_a_stop_signal_tells_every_transport_to_reconnect(
                             stream_open.set()
 
             async def poll() -> list[str]:
-                url = polling.url("longpoll", token=polling.token)
-                opened = await http.get(f"{url}&open=1")
+                url = polling.url("longpoll")
+                opened = await http.get(f"{url}&open=1", headers=polling.headers)
                 assert opened.json()[0].startswith("h")
-                frames: list[str] = (await http.get(url)).json()  # waits: nothing is queued
+                waited = await http.get(url, headers=polling.headers)  # nothing is queued
+                frames: list[str] = waited.json()
                 return frames
 
             websocket = await ws_connect(
-                "ws" + socketing.url("websocket", token=socketing.token).removeprefix("http")
+                "ws" + socketing.url("websocket").removeprefix("http"),
+                additional_headers=socketing.headers,
             )
             assert str(await websocket.recv()).startswith("h")
             reader = asyncio.create_task(read_stream())

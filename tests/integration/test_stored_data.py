@@ -18,11 +18,12 @@ async def headers_of(http: httpx.AsyncClient, base: str, headers: dict[str, str]
     answer = await http.post(f"{base}/negotiate", json={}, headers=headers)
     assert answer.status_code == 200, answer.text
     fields = answer.json()
-    url = f"{base}/longpoll?sid={fields['sid']}&token={fields['token']}"
-    await http.post(url, json=["d1:headers"], headers={"x-realtime-token": fields["token"]})
+    url = f"{base}/longpoll?sid={fields['sid']}"
+    token = {"x-realtime-token": fields["token"]}
+    await http.post(url, json=["d1:headers"], headers=token)
     async with asyncio.timeout(10):
         while True:
-            for frame in (await http.get(f"{url}&last=0")).json():
+            for frame in (await http.get(f"{url}&last=0", headers=token)).json():
                 if frame.startswith("d1:"):
                     return json.loads(frame[3:])
 

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from realtime.backends.redis import RedisBackend
 from realtime.types import SessionId
-from tests.integration.rawclient import RawSession, negotiate
+from tests.integration.rawclient import RawSession, hello_ack, negotiate
 from tests.multinode.conftest import Cluster
 from tests.multinode.node import STREAM
 
@@ -77,7 +77,7 @@ class Receiver:
 
     def url(self) -> str:
         base = f"ws://127.0.0.1:{self.cluster.ports[self.node]}/rt/websocket"
-        return f"{base}?sid={self.session.sid}&token={self.session.token}&last={self.last}"
+        return f"{base}?sid={self.session.sid}&last={self.last}"
 
     async def run(self, expected: int) -> None:
         for _ in range(100):  # connections, bounded
@@ -93,7 +93,10 @@ class Receiver:
 
     async def _connection(self, expected: int) -> bool:
         """Return True when the session is over for this test (all received, or closed)."""
-        async with ws_connect(self.url(), max_size=None, open_timeout=30) as ws:
+        headers = self.session.headers
+        async with ws_connect(
+            self.url(), max_size=None, open_timeout=30, additional_headers=headers
+        ) as ws:
             async for frame in ws:
                 assert isinstance(frame, str)
                 kind = frame[0]
@@ -218,7 +221,7 @@ async def test_a_session_gone_under_its_websocket_ends_it_with_4000_and_no_error
     async with httpx.AsyncClient(timeout=10) as http:
         session = await negotiate(http, f"{pair.direct(0)}/rt")
     async with session.websocket() as websocket:
-        assert await websocket.recv() == 'h{"ack":0}'
+        assert hello_ack(await websocket.recv()) == 0
         await until_joined(publisher, [Receiver(pair, session, 0)])
         # Its keys vanish (evicted, or forgotten by a reaper) while the WebSocket is open.
         prefix = pair.prefix

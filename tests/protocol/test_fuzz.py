@@ -123,6 +123,7 @@ answers = st.fixed_dictionaries(
         "max_batch": sizes,
         "max_rate": st.none() | st.integers(1, 10**6) | st.floats(0.001, 1e6),
         "max_burst": sizes,
+        "ticket": st.none() | st.text(min_size=1),
     }
 )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import secrets
 
 import httpx
 import pytest
@@ -14,8 +13,11 @@ from websockets.exceptions import InvalidStatus
 
 import realtime.client
 from realtime import NegotiationError
-from realtime.server.security import hash_token, new_session_id, new_token, token_matches
-from tests.integration.rawclient import RawSession, negotiate
+from realtime.backends.base import SessionInfo
+from realtime.backends.memory import MemoryBackend
+from realtime.server.security import hash_token, new_session_id, new_token
+from realtime.types import SessionId
+from tests.integration.rawclient import RawSession, hello_ack, negotiate
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -64,13 +66,14 @@ async def test_the_websocket_handshake_checks_the_origin(server: str) -> None:
     """Cross-site WebSocket hijacking: the upgrade itself is refused, with 403."""
     async with httpx.AsyncClient() as http:
         session = await negotiate(http, f"{server}/open")
-    url = "ws" + session.url("websocket", token=session.token).removeprefix("http")
+    url = "ws" + session.url("websocket").removeprefix("http")
+    token = session.headers
     with pytest.raises(InvalidStatus) as info:
-        async with ws_connect(url, origin=FOREIGN):  # type: ignore[arg-type]
+        async with ws_connect(url, origin=FOREIGN, additional_headers=token):  # type: ignore[arg-type]
             pass
     assert info.value.response.status_code == 403
-    async with ws_connect(url, origin=server) as websocket:  # type: ignore[arg-type]
-        assert await websocket.recv() == 'h{"ack":0}'
+    async with ws_connect(url, origin=server, additional_headers=token) as websocket:  # type: ignore[arg-type]
+        assert hello_ack(await websocket.recv()) == 0
 
 
 async def test_an_allowlist_and_a_predicate(server: str) -> None:
@@ -156,7 +159,7 @@ def test_ids_and_tokens_are_long_random_and_distinct() -> None:
     assert min(len(t) for t in tokens) >= 32  # 192 bits
 
 
-def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, str]] = []
     original = hmac.compare_digest
 
@@ -164,12 +167,17 @@ def test_tokens_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -
         calls.append((a, b))
         return original(a, b)
 
-    monkeypatch.setattr("realtime.server.security.hmac.compare_digest", compare)
-    token = secrets.token_urlsafe(24)
-    assert token_matches(token, hash_token(token))
-    assert not token_matches("nope", hash_token(token))
-    assert not token_matches(None, hash_token(token))
-    assert len(calls) == 2  # only hashes are compared, by compare_digest
+    monkeypatch.setattr(hmac, "compare_digest", compare)
+    backend = MemoryBackend()
+    token, rotated = new_token(), new_token()
+    sid = SessionId(new_session_id())
+    await backend.create(SessionInfo(sid, hash_token(token), 0.0), 0.0)
+    assert await backend.check_token(sid, hash_token(token), 0.0)
+    assert not await backend.check_token(sid, hash_token("nope"), 0.0)
+    await backend.rotate_token(sid, hash_token(rotated))
+    assert await backend.check_token(sid, hash_token(rotated), 1.0)
+    # Only hashes are compared, and by compare_digest: every comparison was one of these.
+    assert len(calls) >= 4 and all(len(a) == len(b) == 64 for a, b in calls)
 
 
 async def test_a_session_of_another_user_is_out_of_reach(server: str) -> None:
@@ -180,11 +188,12 @@ async def test_a_session_of_another_user_is_out_of_reach(server: str) -> None:
         bob = await negotiate(http, f"{server}/open")
         stolen = RawSession(ada.base, ada.sid, bob.token)
         for response in (
-            await http.get(stolen.url("longpoll", token=bob.token, open=1)),
+            await http.get(stolen.url("longpoll", open=1), headers=stolen.headers),
+            await http.get(stolen.url("sse", ticket=await bob.ticket(http))),
             await stolen.post(http, "longpoll", ["d1:hijack"]),
         ):
             assert (response.status_code, response.json()["code"]) == (403, 4003)
-        assert (await ada.poll(http, open=1))[0] == 'h{"ack":0}'  # untouched
+        assert hello_ack((await ada.poll(http, open=1))[0]) == 0  # untouched
 
 
 # -- CSRF --------------------------------------------------------------------------------

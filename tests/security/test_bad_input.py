@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 import realtime.client
 from realtime.client import Connection
-from tests.integration.rawclient import negotiate
+from tests.integration.rawclient import hello_ack, negotiate
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -98,7 +98,7 @@ async def test_bad_websocket_messages(
     async with httpx.AsyncClient() as http:
         session = await negotiate(http, f"{server}/open")
     async with session.websocket() as websocket:
-        assert await websocket.recv() == 'h{"ack":0}'
+        assert hello_ack(await websocket.recv()) == 0
         await websocket.send(message)
         frames: list[str | bytes] = []
         with pytest.raises(ConnectionClosed):

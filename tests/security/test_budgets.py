@@ -14,13 +14,12 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
-from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from realtime import RealtimeApp, Session
 from realtime.backends.base import Backend
 from realtime.backends.memory import MemoryBackend
-from tests.integration.rawclient import RawSession, negotiate
+from tests.integration.rawclient import RawSession, hello_ack, negotiate
 from tests.servers import uvicorn_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -131,9 +130,8 @@ async def test_every_frame_costs_rate_acks_pings_and_resends_too() -> None:
         async with client_at("127.0.0.1") as http:
             for flood in (["a0"] * 50, ["p"] * 50, ["d1:x"] + ["d1:x"] * 49):
                 session = await negotiate(http, base)
-                url = session.url("websocket", token=session.token, last=0)
-                async with ws_connect("ws" + url.removeprefix("http")) as websocket:
-                    assert await websocket.recv() == 'h{"ack":0}'
+                async with session.websocket() as websocket:
+                    assert hello_ack(await websocket.recv()) == 0
                     for frame in flood:
                         with contextlib.suppress(ConnectionClosed):
                             await websocket.send(frame)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.integration.rawclient import negotiate
+from tests.integration.rawclient import hello_ack, negotiate
 from tests.security.app import build_app
 from tests.servers import die_with_parent, free_port, uvicorn_server, wait_for_port
 
@@ -57,7 +57,7 @@ async def test_the_rate_limit_ends_a_flooding_session_over_websocket() -> None:
         async with httpx.AsyncClient() as http:
             session = await negotiate(http, base)
         async with session.websocket() as websocket:
-            assert await websocket.recv() == 'h{"ack":0}'
+            assert hello_ack(await websocket.recv()) == 0
             for seq in range(1, 21):
                 await websocket.send(f"d{seq}:flood")
             frames: list[str | bytes] = []
@@ -177,8 +177,9 @@ def test_serve_turns_permessage_deflate_off() -> None:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             key = base64.b64encode(os.urandom(16)).decode()
             sock.sendall(
-                f"GET /open/websocket?sid={negotiated['sid']}&token={negotiated['token']} "
+                f"GET /open/websocket?sid={negotiated['sid']} "
                 f"HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"X-Realtime-Token: {negotiated['token']}\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13"
                 "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n".encode()
             )

@@ -20,26 +20,37 @@ export function sse(o) {
     close();
     o.onclose(code, reason);
   };
+  /** @type {EventSource | undefined} */
+  let source;
   const close = () => {
-    source.close();
+    source?.close();
     abort.abort();
   };
   const up = upstream(o, "sse", signal, end);
-  const source = new /** @type {typeof EventSource} */ (o.EventSource)(
-    transportURL(o.url, "sse", { sid: o.sid, token: o.token, last: o.last(), fb: o.fb }),
-  );
   let streaming = false;
-  source.onmessage = (event) => {
-    streaming = true;
-    o.onframe(event.data);
+  /** @param {string} ticket */
+  const open = (ticket) => {
+    if (signal.aborted) return;
+    const es = (source = new /** @type {typeof EventSource} */ (o.EventSource)(
+      transportURL(o.url, "sse", { sid: o.sid, ticket, last: o.last(), fb: o.fb }),
+    ));
+    es.onmessage = (event) => {
+      streaming = true;
+      o.onframe(event.data);
+    };
+    es.onerror = () => {
+      es.close();
+      // A browser hides why a stream was refused (unknown session, wrong token): an empty
+      // POST tells, and changes nothing on the server.
+      if (streaming) end(1006, "event stream lost");
+      else up.post([]).then(() => end(1006, "event stream failed"), fail);
+    };
   };
-  source.onerror = () => {
-    source.close();
-    // A browser hides why a stream was refused (unknown session, wrong token): an empty
-    // POST tells, and changes nothing on the server.
-    if (streaming) end(1006, "event stream lost");
-    else up.post([]).then(() => end(1006, "event stream failed"), (e) => end(e.code, e.reason));
-  };
+  /** @param {any} e */
+  const fail = (e) => end(e.code, e.reason);
+  // An EventSource sets no headers: its URL carries a single-use ticket, never the token.
+  // Each stream asks for its own (the negotiation's is for clients written by hand).
+  up.call("ticket").then((t) => open(t.ticket), fail);
   return { send: up.send, close };
 }
 

@@ -55,15 +55,13 @@ export function upstream(o, path, signal, end) {
   /** @type {string[]} */
   const queue = [];
   let busy = false;
-  /** @param {string[]} frames */
-  const post = async (frames) => {
-    const init = {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-Realtime-Token": o.token },
-      body: batchBody(frames),
-    };
-    return batchFrames(await request(o, transportURL(o.url, path, { sid: o.sid }), init, o.timeout, signal));
+  /** @param {string} to @param {string} [body] */
+  const call = (to, body) => {
+    const init = { method: "POST", headers: { "Content-Type": "application/json", "X-Realtime-Token": o.token }, body };
+    return request(o, transportURL(o.url, to, { sid: o.sid }), init, o.timeout, signal);
   };
+  /** @param {string[]} frames */
+  const post = async (frames) => batchFrames(await call(path, batchBody(frames)));
   const pump = async () => {
     busy = true;
     while (queue.length && !signal.aborted) {
@@ -80,6 +78,7 @@ export function upstream(o, path, signal, end) {
     busy = false;
   };
   return {
+    call,
     post,
     /** @param {string | import("../types.js").Bytes} frame always a string: binary goes in base64 here */
     send(frame) {

@@ -7,8 +7,10 @@ import { transportURL } from "../protocol.js";
  * @returns {import("../types.js").Transport}
  */
 export function websocket(o) {
+  // A browser's WebSocket sets no headers: the token rides as a subprotocol, never in the URL.
   const socket = new /** @type {typeof WebSocket} */ (o.WebSocket)(
-    transportURL(o.url.replace(/^http/, "ws"), "websocket", { sid: o.sid, token: o.token, last: o.last(), fb: o.fb }),
+    transportURL(o.url.replace(/^http/, "ws"), "websocket", { sid: o.sid, last: o.last(), fb: o.fb }),
+    ["realtime", "realtime-token." + o.token],
   );
   socket.binaryType = "arraybuffer";
   socket.onmessage = (event) => o.onframe(event.data);

@@ -38,6 +38,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from realtime.backends.base import (
+    MAX_TICKETS,
+    MAX_WAITING_TOKENS,
+    TOKEN_GRACE,
     Admission,
     HandlerClaim,
     Listener,
@@ -45,7 +48,7 @@ from realtime.backends.base import (
     SessionInfo,
     SessionSnapshot,
 )
-from realtime.backends.redis import state
+from realtime.backends.redis import credentials, state
 from realtime.backends.redis.cancellation import raise_if_cancelled
 from realtime.backends.redis.codec import close_of, decode, encode, limit, text, translating_errors
 from realtime.backends.redis.heartbeat import Heartbeat, sync_client
@@ -636,6 +639,35 @@ class RedisBackend:
     @translating_errors
     async def presence(self, room: str) -> dict[SessionId, object]:
         return await state.presence(self.client, self.prefix, room)
+
+    @translating_errors
+    async def add_ticket(
+        self, session_id: SessionId, ticket_hash: str, now: float, lifetime: float
+    ) -> bool:
+        return await credentials.add_ticket(
+            self.client,
+            self._key("s", session_id),
+            self._key("t", session_id),
+            ticket_hash,
+            now + lifetime,
+            lifetime,
+            MAX_TICKETS,
+        )
+
+    @translating_errors
+    async def use_ticket(self, session_id: SessionId, ticket_hash: str, now: float) -> bool:
+        key = self._key("t", session_id)
+        return await credentials.use_ticket(self.client, key, ticket_hash, now)
+
+    @translating_errors
+    async def rotate_token(self, session_id: SessionId, token_hash: str) -> bool:
+        key = self._key("s", session_id)
+        return await credentials.rotate_token(self.client, key, token_hash, MAX_WAITING_TOKENS)
+
+    @translating_errors
+    async def check_token(self, session_id: SessionId, token_hash: str, now: float) -> bool:
+        key = self._key("s", session_id)
+        return await credentials.check_token(self.client, key, token_hash, now, TOKEN_GRACE)
 
     @translating_errors
     async def save_state(self, session_id: SessionId, saved: str) -> bool:
