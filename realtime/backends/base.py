@@ -270,7 +270,11 @@ class Backend(Protocol):
         self, room: str, data: str | bytes, size: int, exclude: SessionId | None = None
     ) -> int:
         """Queue a message for every member of ``room`` without waiting; a member without room
-        is closed with BUFFER_OVERFLOW. Return how many sessions it was queued for."""
+        is closed with BUFFER_OVERFLOW. Return how many sessions it was queued for.
+
+        A shared backend may number a member's messages later than the publish (when they
+        are read): a member with a connection found without room then is closed then, and
+        was counted."""
 
     async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:
         """Queue a message for one session without waiting, as :meth:`publish` does for a room.

@@ -222,9 +222,15 @@ class Connection(EventsMixin):
             )
             task = asyncio.create_task(transport.run(link))
             opened = asyncio.create_task(link.opened.wait())
-            await asyncio.wait(
-                {task, opened}, timeout=self.open_timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            try:
+                await asyncio.wait(
+                    {task, opened}, timeout=self.open_timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+            except BaseException:  # close() cancelled this attempt: it must not live on
+                for pending in (task, opened):
+                    pending.cancel()
+                await asyncio.gather(task, opened, return_exceptions=True)
+                raise
             opened.cancel()
             if link.opened.is_set():
                 self._link, self.transport, self._preferred = link, name, name

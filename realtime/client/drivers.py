@@ -127,7 +127,11 @@ class WebSocketDriver(_Base):
         finally:
             # 1001, not 1000: a WebSocket closed with 1000 ends its session (PROTOCOL.md 5.1);
             # this one only leaves the connection, to resume or fall back.
-            await websocket.close(CloseCode.GOING_AWAY, "connection ends, the session goes on")
+            try:
+                await websocket.close(CloseCode.GOING_AWAY, "connection ends, the session goes on")
+            except BaseException:  # cancelled during the close handshake: drop the socket now
+                websocket.transport.abort()
+                raise
 
     async def _read(self, websocket: ClientConnection, link: Link) -> Ended:
         loop = asyncio.get_running_loop()

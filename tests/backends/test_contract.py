@@ -370,6 +370,12 @@ async def test_publish_never_waits_and_closes_members_that_overflow(backend: Bac
         await backend.join(session_id, "room")
     assert await backend.publish("room", "1", 1) == 2
     assert await backend.publish("room", "2", 1) == 1
+    # The slow member was closed for lack of room, after what fitted in its window.
+    pending = await backend.pending(slow, 0, None, None)
+    assert (pending.messages, pending.close) == (
+        [(1, "1")],
+        (4005, "too many unacknowledged messages"),
+    )
     snapshot = await backend.snapshot(slow)
     assert snapshot is not None and snapshot.close_code == 4005
     assert [seq for seq, _ in (await backend.pending(fast, 0, None, None)).messages] == [1, 2]

@@ -16,7 +16,7 @@ from tests.backends.test_contract import Probe
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
-INDEXES = {"waiting", "closing", "closed", "all", "nodes"}
+INDEXES = {"waiting", "closing", "closed", "all", "nodes", "G"}
 """Keys shared by every session, without a TTL (never evicted by volatile-* policies): each
 session's entry in them is removed by the reaper, or at the cap once the session is gone."""
 
@@ -44,8 +44,16 @@ async def test_every_key_of_a_session_has_a_ttl_from_its_creation(backend: Redis
     await backend.attach(info.id, Probe(), "websocket", 0, 1.0)
     assert await backend.claim_handler(info.id) == "start"
     await backend.join(info.id, "lobby")
+    waiting = info_for("10.0.0.8")  # a member without a connection
+    assert await backend.create(waiting, 1.0) == "created"
+    await backend.join(waiting.id, "lobby")
+    joined_first = info_for("10.0.0.9")  # in the room before it attaches
+    assert await backend.create(joined_first, 1.0) == "created"
+    await backend.join(joined_first.id, "hall")
+    await backend.attach(joined_first.id, Probe(), "sse", 0, 1.0)
     await backend.push(info.id, "hello", 5, 0)
     await backend.deliver(info.id, 1, "hi", 2, 1.0)
+    await backend.publish("lobby", "news", 4)
     keys = [key.decode() async for key in backend.client.scan_iter(f"{prefix}:*")]
     without_ttl = {
         key
@@ -55,7 +63,9 @@ async def test_every_key_of_a_session_has_a_ttl_from_its_creation(backend: Redis
         and not key.startswith(f"{prefix}:client:")
     }
     assert without_ttl == set()
-    assert {f"{prefix}:s:{info.id}", f"{prefix}:room:lobby", f"{prefix}:r:{info.id}"} <= set(keys)
+    room_keys = {f"{prefix}:{kind}:lobby" for kind in ("room", "log", "rn", "rw")}
+    assert {f"{prefix}:s:{info.id}", f"{prefix}:r:{info.id}", f"{prefix}:rn:hall"} <= set(keys)
+    assert room_keys <= set(keys)
 
 
 async def test_a_cap_does_not_count_sessions_whose_keys_are_gone(backend: RedisBackend) -> None:

@@ -53,6 +53,7 @@ from realtime.backends.redis.cancellation import raise_if_cancelled
 from realtime.backends.redis.codec import close_of, decode, encode, limit, text, translating_errors
 from realtime.backends.redis.heartbeat import Heartbeat, sync_client
 from realtime.backends.redis.notifier import Notifier
+from realtime.backends.redis.roomlog import RETENTION
 from realtime.backends.redis.scripts import SCRIPTS
 from realtime.backends.redis.upkeep import REFRESH_PERIOD, refresh_keys, warn_if_redis_may_evict
 from realtime.exceptions import (
@@ -71,6 +72,10 @@ from realtime.types import SessionId, TransportName
 
 __all__ = ["RedisBackend"]
 
+LAG_CHECK_PERIOD = 0.5
+"""Seconds between two checks of the windows of the sessions whose connection lags."""
+LAG_CHECK_BATCH = 200
+"""Sessions per check script."""
 BUDGET_RECHECK = 0.25
 """Seconds between checks of a sender that waits for its address's byte budget: acks of the
 address's other sessions free it, and no notification tells of those."""
@@ -97,6 +102,10 @@ class RedisBackend:
             stops its heartbeat, so that the others take its sessions over.
         key_ttl: Seconds after which the keys of a session that no live process touches are
             deleted by Redis itself: a safety net, normally the reaper deletes them.
+        room_log_length: Messages each room's log keeps (see
+            :mod:`~realtime.backends.redis.roomlog`). A member that has not read as many as
+            that of a room's messages yet is closed with 4005, as one past its window is:
+            keep it above the sessions' ``max_queue``, and the same on every process.
     """
 
     def __init__(
@@ -110,9 +119,13 @@ class RedisBackend:
         node_ttl: float = 3.0,
         key_ttl: float = 3600.0,
         stall_timeout: float = 30.0,
+        room_log_length: int = 10_000,
     ) -> None:
         if min(node_ttl, key_ttl, pool_timeout, stall_timeout) <= 0:
             raise ValueError("node_ttl, key_ttl, pool_timeout and stall_timeout must be positive")
+        if room_log_length < 1:
+            raise ValueError("room_log_length must be positive")
+        self.room_log_length = room_log_length
         if max_connections < 2:
             raise ValueError("max_connections must be at least 2 (one is for notifications)")
         if client is not None and client.connection_pool.connection_kwargs.get("decode_responses"):
@@ -132,6 +145,7 @@ class RedisBackend:
         self._notifier: Notifier | None = None
         self._heartbeat: Heartbeat | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self._checker: asyncio.Task[None] | None = None
         self._handlers: set[str] = set()
         self._orphans: list[SessionId] = []
         self._on_transport: Callable[[SessionId, TransportName], None] | None = None
@@ -161,8 +175,10 @@ class RedisBackend:
                 self.url, max_connections=self.max_connections, timeout=self.pool_timeout
             )
             self._client = Redis.from_pool(pool)
+        retention = str(self.room_log_length)
         self._scripts = {
-            name: self.client.register_script(source) for name, source in SCRIPTS.items()
+            name: self.client.register_script(source.replace(RETENTION, retention))
+            for name, source in SCRIPTS.items()
         }
         options = None if self._own_client else self.client.connection_pool.connection_kwargs
         heartbeat = Heartbeat(
@@ -184,6 +200,7 @@ class RedisBackend:
         self._notifier.on_transport = self._on_transport
         await self._notifier.start()
         self._refresher = asyncio.create_task(self._refresh_forever(), name="realtime-redis-ttl")
+        self._checker = asyncio.create_task(self._check_laggards(), name="realtime-redis-lag")
         await warn_if_redis_may_evict(self.client)
 
     async def vanish(self) -> None:
@@ -208,11 +225,12 @@ class RedisBackend:
         if self._heartbeat is not None:
             await self._heartbeat.stop()
             self._heartbeat = None
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
+        for task in (self._refresher, self._checker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._refresher = self._checker = None
         if self._notifier is not None:
             await self._notifier.stop()
 
@@ -234,6 +252,23 @@ class RedisBackend:
                 )
             except (RedisError, OSError):
                 pass  # Redis is away: the notifier and the requests say so
+            raise_if_cancelled()
+
+    async def _check_laggards(self) -> None:
+        """Every LAG_CHECK_PERIOD, merge the rooms' news into the sessions whose connection
+        has not read it yet (:attr:`Notifier.lagging`), so that one without room is closed
+        with 4005 while its connection's write hangs, as a publish would close it."""
+        notifier = self.notifier
+        while True:
+            await asyncio.sleep(LAG_CHECK_PERIOD)
+            lagging, notifier.lagging = notifier.lagging, set()
+            listeners = notifier.listeners
+            sessions = sorted(sid for sid in lagging if getattr(listeners.get(sid), "busy", False))
+            for start in range(0, len(sessions), LAG_CHECK_BATCH):
+                try:
+                    await self._run("catch_up", *sessions[start : start + LAG_CHECK_BATCH])
+                except (RedisError, OSError):
+                    break  # Redis is away: the notifier and the requests say so
             raise_if_cancelled()
 
     async def _run(self, name: str, *args: str | bytes | int) -> Any:
@@ -359,6 +394,7 @@ class RedisBackend:
                 f"resume after {last} but the last message sent is {int(result[1])}"
             )
         replaced = text(result[2]) or None
+        self.notifier.track(session_id, [text(room) for room in result[4]])
         if self._on_transport is not None:
             self._on_transport(session_id, transport)
         if previous is not None and previous is not listener and previous.id == replaced:
@@ -370,14 +406,18 @@ class RedisBackend:
         if listeners.get(session_id) is listener:
             if previous is None:
                 del listeners[session_id]
+                self.notifier.untrack(session_id)
             else:
                 listeners[session_id] = previous
 
     @translating_errors
     async def detach(self, session_id: SessionId, listener: Listener, now: float) -> None:
-        if self.notifier.listeners.get(session_id) is listener:
-            del self.notifier.listeners[session_id]
-        await self._run("detach", session_id, listener.id, self.node, repr(now))
+        notifier = self.notifier
+        rooms = sorted(notifier.rooms_of.get(session_id, ()))
+        if notifier.listeners.get(session_id) is listener:
+            del notifier.listeners[session_id]
+            notifier.untrack(session_id)
+        await self._run("detach", session_id, listener.id, self.node, repr(now), *rooms)
 
     @translating_errors
     async def touch(self, session_id: SessionId, now: float) -> None:
@@ -470,14 +510,10 @@ class RedisBackend:
     async def pending(
         self, session_id: SessionId, after: int, max_count: int | None, max_bytes: int | None
     ) -> Pending:
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hmget(self._key("s", session_id), "st", "os", "oa", "cc", "cr", "ic")
-            if max_count != 0:
-                pipe.xrange(self._key("o", session_id), f"{after + 1}-0", "+", count=max_count)
-            results = await pipe.execute()
-        status, last_seq, acked, code, reason, consumed = results[0]
-        if status is None:
+        result = await self._run("pending", session_id, after, limit(max_count))
+        if result[0] == b"unknown":
             raise UnknownSession()
+        status, last_seq, acked, code, reason, consumed, entries = result
         if after > int(last_seq):
             raise ProtocolError(
                 f"resume after {after} but the last message sent is {int(last_seq)}"
@@ -486,7 +522,8 @@ class RedisBackend:
             raise ReplayGap(after, int(acked) + 1)
         messages: list[tuple[int, str | bytes]] = []
         budget = max_bytes
-        for entry_id, fields in results[1] if max_count != 0 else ():
+        for entry_id, values in entries:
+            fields = dict(zip(values[::2], values[1::2], strict=True))
             size = int(fields[b"z"])
             if budget is not None:
                 if messages and size > budget:
@@ -563,10 +600,7 @@ class RedisBackend:
 
     @translating_errors
     async def leave(self, session_id: SessionId, room: str) -> None:
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.srem(self._key("room", room), session_id)
-            pipe.srem(self._key("r", session_id), room)
-            await pipe.execute()
+        await self._run("leave", session_id, room)
 
     @translating_errors
     async def rooms(self, session_id: SessionId) -> set[str]:
@@ -582,7 +616,18 @@ class RedisBackend:
         self, room: str, data: str | bytes, size: int, exclude: SessionId | None = None
     ) -> int:
         kind, payload = encode(data)
-        return int(await self._run("publish", room, kind, payload, size, exclude or ""))
+        return int(
+            await self._run(
+                "publish",
+                room,
+                kind,
+                payload,
+                size,
+                exclude or "",
+                self.room_log_length,
+                round(self.key_ttl * 1000),
+            )
+        )
 
     @translating_errors
     async def offer(self, session_id: SessionId, data: str | bytes, size: int) -> bool:

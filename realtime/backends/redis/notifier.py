@@ -2,10 +2,12 @@
 
 Scripts publish ``<kind> <sid> [<argument>]`` to the channel of the process that holds a
 session's connection (``o`` new messages, ``r`` an ack is owed, ``x <connection id>`` a newer
-connection took over) or its handler (``i`` a message arrived, ``t <transport>`` a connection
-attached elsewhere), ``k`` (acknowledgements made room) to a sender waiting for it, and ``c``
-(closed) to all of them. A room's publish sends one ``o <sid> <sid>...`` per process. The
-:class:`Notifier` turns them into wake-ups of local listeners and
+connection took over, ``j|l <room>`` the session joined or left a room) or its handler (``i``
+a message arrived, ``t <transport>`` a connection attached elsewhere), ``k`` (acknowledgements
+made room) to a sender waiting for it, and ``c`` (closed) to all of them. A room's publish
+sends one ``p <room>`` per process holding members' connections: the notifier knows the
+rooms of its connections' sessions (from the attach, then ``j`` and ``l``) and wakes those in
+the room. The :class:`Notifier` turns them into wake-ups of local listeners and
 :class:`Watch` objects.
 
 Pub/sub delivers at most once: while the subscription is down, notifications are lost. So
@@ -62,6 +64,14 @@ class Notifier:
         self.channel = channel
         self.listeners: dict[str, Listener] = {}
         """Local connections, by session id."""
+        self.rooms_of: dict[str, set[str]] = {}
+        """The rooms of the sessions of local connections."""
+        self.local_members: dict[str, set[str]] = {}
+        """The sessions of local connections in each room."""
+        self.lagging: set[str] = set()
+        """Sessions whose connection had not acted on a room's news yet when more came:
+        their window is checked without waiting for their next read (a stalled client is
+        closed with 4005 even while its connection's write hangs)."""
         self.inbox: dict[str, Watch] = {}
         """Local handlers waiting for messages, by session id."""
         self.room: dict[str, Watch] = {}
@@ -92,6 +102,28 @@ class Notifier:
         watch.users -= 1
         if watch.users <= 0 and table.get(session_id) is watch:
             del table[session_id]
+
+    def track(self, session_id: str, rooms: list[str]) -> None:
+        """A local connection attached, its session in ``rooms`` (added to what joins told
+        meanwhile: a room too many only costs a wake-up)."""
+        for room in rooms:
+            self._joined(session_id, room)
+
+    def untrack(self, session_id: str) -> None:
+        """The session's local connection is gone."""
+        for room in self.rooms_of.pop(session_id, ()):
+            self._left(session_id, room)
+
+    def _joined(self, session_id: str, room: str) -> None:
+        self.rooms_of.setdefault(session_id, set()).add(room)
+        self.local_members.setdefault(room, set()).add(session_id)
+
+    def _left(self, session_id: str, room: str) -> None:
+        members = self.local_members.get(room)
+        if members is not None:
+            members.discard(session_id)
+            if not members:
+                del self.local_members[room]
 
     async def _run(self) -> None:
         while True:
@@ -129,7 +161,23 @@ class Notifier:
                 if listener is not None:
                     listener.wake()
             return
+        if kind == "p":  # a room's publish: wake the local members
+            for session_id in tuple(self.local_members.get(rest, ())):
+                listener = self.listeners.get(session_id)
+                if listener is not None:
+                    if getattr(listener, "busy", False):
+                        self.lagging.add(session_id)
+                    listener.wake()
+            return
         session_id, _, argument = rest.partition(" ")
+        if kind in ("j", "l"):
+            if session_id in self.listeners:
+                if kind == "j":
+                    self._joined(session_id, argument)
+                else:
+                    self.rooms_of.get(session_id, set()).discard(argument)
+                    self._left(session_id, argument)
+            return
         if kind in ("r", "c"):
             listener = self.listeners.get(session_id)
             if listener is not None:

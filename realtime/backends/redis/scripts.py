@@ -32,11 +32,17 @@ the shared indexes (waiting, closing, closed, all, client:<addr>, nodes) have no
 session whose keys are gone when the reaper meets it or when a cap is reached (``below``).
     p:conns:<node>   set     sessions whose connection a process holds
     p:handlers:<node> set    sessions whose handler a process runs
-    p:ch:<node>      channel notifications for a process: "o <sid> [<sid>...]" or
-                             "r|c|i|k|x|t <sid> [<arg>]"
+    p:ch:<node>      channel notifications for a process: "p <room>" or
+                             "o|r|c|i|k|x|t|j|l <sid> [<arg>]"
+
+The rooms' own keys (their logs, the publish counter, where their members are) are those of
+:mod:`~realtime.backends.redis.roomlog`; field g of a session's hash is up to which publish its
+rooms' logs are merged into its stream p:o:<sid>.
 """
 
 from __future__ import annotations
+
+from realtime.backends.redis.roomlog import CATCH_UP, ROOM_SCRIPTS
 
 __all__ = ["SCRIPTS"]
 
@@ -44,6 +50,20 @@ __all__ = ["SCRIPTS"]
 PRELUDE = """
 local P = ARGV[1]
 local function key(kind, id) return P .. ':' .. kind .. ':' .. id end
+local catch_up  -- defined by CATCH_UP (roomlog.py), used by close_session
+
+-- Where a member of a room is, for a publish (roomlog.py): counted, in p:rn:<room>, among the
+-- members whose connection the process ``node`` holds, or, without a connection, in the set
+-- p:rw:<room>. ``delta`` 1 puts it there, -1 takes it out.
+local function place(room, sid, node, delta)
+  if not node or node == '' then
+    if delta > 0 then redis.call('SADD', key('rw', room), sid)
+    else redis.call('SREM', key('rw', room), sid) end
+    return
+  end
+  local counts = key('rn', room)
+  if redis.call('HINCRBY', counts, node, delta) <= 0 then redis.call('HDEL', counts, node) end
+end
 
 local function notify(node, message)
   if node and node ~= '' then redis.call('PUBLISH', P .. ':ch:' .. node, message) end
@@ -107,8 +127,11 @@ local function charge(h, client, size)
   end
 end
 
-local function close_session(sid, code, reason)
+-- End the session. Unless ``quick``, what its rooms published before is queued first, so that
+-- it is sent before the close.
+local function close_session(sid, code, reason, quick)
   local h = key('s', sid)
+  if not quick then catch_up(sid) end
   local f = redis.call('HMGET', h, 'st', 'hn', 'cn', 'w')
   if not f[1] or f[1] == '3' then return 0 end
   redis.call('HSET', h, 'st', '3', 'cc', code, 'cr', reason)
@@ -117,6 +140,7 @@ local function close_session(sid, code, reason)
   local rooms = key('r', sid)
   for _, room in ipairs(redis.call('SMEMBERS', rooms)) do
     redis.call('SREM', key('room', room), sid)
+    place(room, sid, f[3], -1)
   end
   redis.call('DEL', rooms)
   notify(f[2], 'c ' .. sid)
@@ -126,12 +150,13 @@ local function close_session(sid, code, reason)
 end
 
 -- Queue an outgoing message: its number, 0 when the window is full, -1 closed, -2 unknown,
--- -3 (and why) when the address's or the server's byte budget is;
--- and the process holding the session's connection, to notify (unless ``batch`` collects
--- the notifications, by process). A full window remembers ``waiter``, the process of a
+-- -3 (and why) when the address's or the server's byte budget is; and notify the process
+-- holding the session's connection. What the session's rooms published before is queued
+-- first (publish order). A full window remembers ``waiter``, the process of a
 -- sender that will wait for acknowledgements, so that only then does an ack notify.
-local function push(sid, kind, data, size, waiter, batch)
+local function push(sid, kind, data, size, waiter)
   local h = key('s', sid)
+  catch_up(sid)
   local f = redis.call('HMGET', h, 'st', 'os', 'oa', 'ob', 'mq', 'mb', 'cn', 'ca', 'mc', 'mt')
   if not f[1] then return -2 end
   if f[1] == '3' then return -1 end
@@ -146,13 +171,7 @@ local function push(sid, kind, data, size, waiter, batch)
   seq = seq + 1
   redis.call('HSET', h, 'os', seq, 'ob', bytes + size)
   redis.call('XADD', key('o', sid), seq .. '-0', 'k', kind, 'd', data, 'z', size)
-  if not batch then
-    notify(f[7], 'o ' .. sid)
-  elseif f[7] then
-    local sids = batch[f[7]]
-    if not sids then sids = {}; batch[f[7]] = sids end
-    table.insert(sids, sid)
-  end
+  notify(f[7], 'o ' .. sid)
   return seq
 end
 
@@ -217,7 +236,7 @@ if client ~= '' and max_client >= 0 and not below(key('client', client), max_cli
 end
 redis.call('HSET', h, 'info', ARGV[3], 'mq', ARGV[4], 'mb', ARGV[5], 'st', '0',
   'mc', ARGV[13], 'mt', ARGV[14], 'since', now, 'seen', now, 'os', 0, 'oa', 0, 'ob', 0,
-  'ir', 0, 'ic', 0, 'ib', 0, 'hs', '0')
+  'ir', 0, 'ic', 0, 'ib', 0, 'hs', '0', 'g', redis.call('GET', P .. ':G') or '0')
 if ARGV[9] ~= '' then
   redis.call('HSET', h, 'rr', ARGV[9], 'rb', ARGV[10], 'rt', ARGV[10], 'ru', now)
 end
@@ -254,6 +273,14 @@ if f[1] ~= '3' then
 end
 redis.call('SADD', key('conns', node), sid)
 redis.call('PEXPIRE', key('conns', node), ttl)
+local rooms = redis.call('SMEMBERS', key('r', sid))
+if f[6] ~= node then
+  for _, room in ipairs(rooms) do
+    place(room, sid, f[6], -1)
+    place(room, sid, node, 1)
+    expire_with(key('rn', room), h)
+  end
+end
 if f[6] and f[6] ~= node then
   redis.call('SREM', key('conns', f[6]), sid)
   if f[5] then notify(f[6], 'x ' .. sid .. ' ' .. f[5]) end
@@ -262,14 +289,27 @@ for _, k in ipairs({h, key('o', sid), key('i', sid), key('r', sid)}) do
   redis.call('PEXPIRE', k, ttl)
 end
 if f[7] and f[7] ~= node then notify(f[7], 't ' .. sid .. ' ' .. transport) end
-return {'ok', f[4], f[5] or '', f[1] == '0' and 1 or 0}
+return {'ok', f[4], f[5] or '', f[1] == '0' and 1 or 0, rooms}
 """
 
 DETACH = """
 local sid, cid, node, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local h = key('s', sid)
-local f = redis.call('HMGET', h, 'cid', 'st')
+local f = redis.call('HMGET', h, 'cid', 'st', 'cn')
+if not f[2] then  -- its keys are gone (evicted, expired): out of the rooms it was known in here
+  for i = 6, #ARGV do
+    if redis.call('SREM', key('room', ARGV[i]), sid) == 1 then place(ARGV[i], sid, node, -1) end
+  end
+  return 0
+end
 if f[1] ~= cid then return 0 end
+catch_up(sid)  -- nobody reads it while it waits: what came so far is checked now
+f[2] = redis.call('HGET', h, 'st')  -- closed (4005) if it had no room
+for _, room in ipairs(redis.call('SMEMBERS', key('r', sid))) do
+  place(room, sid, f[3], -1)
+  place(room, sid, nil, 1)
+  expire_with(key('rw', room), h)
+end
 redis.call('HDEL', h, 'cid', 'cn')
 redis.call('SREM', key('conns', node), sid)
 if f[2] ~= '3' then
@@ -298,26 +338,6 @@ end
 return seq > 0 and 1 or 0
 """
 
-PUBLISH = """
-local room, exclude = key('room', ARGV[2]), ARGV[6]
-local queued, batch = 0, {}
-for _, sid in ipairs(redis.call('SMEMBERS', room)) do
-  if sid ~= exclude then
-    local seq, why = push(sid, ARGV[3], ARGV[4], tonumber(ARGV[5]), nil, batch)
-    if seq > 0 then
-      queued = queued + 1
-    elseif seq == 0 or seq == -3 then
-      close_session(sid, 4005, why or 'too many unacknowledged messages')
-    elseif seq == -2 then
-      redis.call('SREM', room, sid)
-    end
-  end
-end
-for node, sids in pairs(batch) do  -- one notification per process, not per session
-  notify(node, 'o ' .. table.concat(sids, ' '))
-end
-return queued
-"""
 
 ACK = """
 local sid, seq = ARGV[2], tonumber(ARGV[3])
@@ -380,17 +400,6 @@ CLOSE = """
 return close_session(ARGV[2], ARGV[3], ARGV[4])
 """
 
-JOIN = """
-local sid, room = ARGV[2], ARGV[3]
-local f = redis.call('HMGET', key('s', sid), 'st', 'cc', 'cr')
-if not f[1] then return {'unknown'} end
-if f[1] == '3' then return {'closed', f[2], f[3]} end
-redis.call('SADD', key('room', room), sid)
-redis.call('SADD', key('r', sid), room)
-expire_with(key('room', room), key('s', sid))
-expire_with(key('r', sid), key('s', sid))
-return {'ok'}
-"""
 
 CLAIM = """
 local sid, node = ARGV[2], ARGV[3]
@@ -421,7 +430,7 @@ local waiting = redis.call('ZRANGEBYSCORE', P .. ':waiting', '-inf', limit, 'LIM
 for _, sid in ipairs(waiting) do
   local f = redis.call('HMGET', key('s', sid), 'st', 'since')
   if (f[1] == '0' or f[1] == '2') and tonumber(f[2]) <= limit then
-    close_session(sid, 4000, 'no connection for too long')
+    close_session(sid, 4000, 'no connection for too long', true)
     redis.call('SREM', P .. ':closing', sid)
     redis.call('ZADD', P .. ':closed', limit, sid)  -- its client is long gone: forget it at once
     table.insert(expired, sid)
@@ -449,6 +458,13 @@ for _, sid in ipairs(redis.call('SMEMBERS', key('conns', node))) do
   local h = key('s', sid)
   local f = redis.call('HMGET', h, 'cn', 'st')
   if f[1] == node then
+    catch_up(sid)
+    f[2] = redis.call('HGET', h, 'st')  -- closed (4005) if it had no room
+    for _, room in ipairs(redis.call('SMEMBERS', key('r', sid))) do
+      place(room, sid, node, -1)
+      place(room, sid, nil, 1)
+      expire_with(key('rw', room), h)
+    end
     redis.call('HDEL', h, 'cid', 'cn')
     if f[2] ~= '3' then
       redis.call('HSET', h, 'st', '2', 'since', now)
@@ -481,7 +497,9 @@ for i = 4, #ARGV do
     redis.call('PEXPIRE', key('i', sid), ttl)
     redis.call('PEXPIRE', key('r', sid), ttl)
     for _, room in ipairs(redis.call('SMEMBERS', key('r', sid))) do
-      redis.call('PEXPIRE', key('room', room), ttl)
+      for _, kind in ipairs({'room', 'log', 'rn', 'rw', 'lo'}) do
+        redis.call('PEXPIRE', key(kind, room), ttl)
+      end
     end
   end
 end
@@ -491,20 +509,19 @@ return 1
 """
 
 SCRIPTS: dict[str, str] = {
-    name: PRELUDE + body
+    name: PRELUDE + CATCH_UP + body
     for name, body in {
+        **ROOM_SCRIPTS,
         "create": CREATE,
         "attach": ATTACH,
         "detach": DETACH,
         "touch": TOUCH,
         "push": PUSH,
         "offer": OFFER,
-        "publish": PUBLISH,
         "ack": ACK,
         "deliver": DELIVER,
         "take": TAKE,
         "close": CLOSE,
-        "join": JOIN,
         "claim": CLAIM,
         "release": RELEASE,
         "expire": EXPIRE,
