@@ -39,7 +39,10 @@ class Hub:
         """Send ``data`` to every session in ``room`` (but ``exclude``).
 
         Returns:
-            How many sessions the message was queued for.
+            How many sessions the message was queued for. A member without room for it
+            is closed with BUFFER_OVERFLOW (4005) and not counted; on Redis, a member with a
+            connection takes the message from the room's log when it is next read, so it is
+            counted, and closed then if it has no room.
 
         Raises:
             PayloadTooBig: ``data`` is larger than ``max_message_size``.
