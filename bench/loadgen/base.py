@@ -46,10 +46,12 @@ class Target:
         return f"ws://{self.host}:{self.port}{path}"
 
 
-async def ws_connect(url: str) -> ClientConnection:
-    """The same WebSocket client settings for every system: no compression, no pings."""
+async def ws_connect(url: str, headers: dict[str, str] | None = None) -> ClientConnection:
+    """The same WebSocket client settings for every system: no compression, no pings;
+    ``headers`` go with the handshake (realtime's token)."""
     return await connect(
         url,
+        additional_headers=headers,
         compression=None,
         max_size=None,
         ping_interval=None,

@@ -148,7 +148,7 @@ class RealtimeWebSocket(RealtimeClient):
     async def attach(self) -> None:
         query = f"sid={self.sid}&last={self.received}"
         url = self.target.ws_url(f"{MOUNT}/websocket?{query}")
-        self.ws = await ws_connect(url, additional_headers=self._token_header)
+        self.ws = await ws_connect(url, self._token_header)
         await self._until_open(self.spawn(self._read(self.ws)))
 
     async def _read(self, ws: ClientConnection) -> None:
