@@ -116,15 +116,13 @@ local function budget_fits(f, size)
 end
 
 -- ``size`` more bytes held by the session ``h`` of address ``client`` (negative: freed).
+-- Neither counter is kept for good: each gets the session's TTL when it starts counting from
+-- nothing, and the processes' key upkeep (REFRESH) pushes it back with their sessions'.
 local function charge(h, client, size)
   if size == 0 then return end
   local k = key('mem', client or '')
-  redis.call('INCRBY', k, size)
-  redis.call('INCRBY', P .. ':mem', size)
-  if size > 0 then  -- both live as long as the sessions that hold bytes: never for good
-    expire_with(k, h)
-    expire_with(P .. ':mem', h)
-  end
+  if redis.call('INCRBY', k, size) == size then expire_with(k, h) end
+  if redis.call('INCRBY', P .. ':mem', size) == size then expire_with(P .. ':mem', h) end
 end
 
 -- End the session. Unless ``quick``, what its rooms published before is queued first, so that
@@ -496,6 +494,7 @@ for i = 4, #ARGV do
     redis.call('PEXPIRE', key('o', sid), ttl)
     redis.call('PEXPIRE', key('i', sid), ttl)
     redis.call('PEXPIRE', key('r', sid), ttl)
+    redis.call('PEXPIRE', key('mem', redis.call('HGET', key('s', sid), 'ca') or ''), ttl)
     for _, room in ipairs(redis.call('SMEMBERS', key('r', sid))) do
       for _, kind in ipairs({'room', 'log', 'rn', 'rw', 'lo'}) do
         redis.call('PEXPIRE', key(kind, room), ttl)
@@ -505,6 +504,7 @@ for i = 4, #ARGV do
 end
 redis.call('PEXPIRE', key('conns', node), ttl)
 redis.call('PEXPIRE', key('handlers', node), ttl)
+redis.call('PEXPIRE', P .. ':mem', ttl)
 return 1
 """
 
