@@ -694,10 +694,12 @@ def _scaleout_section(document: dict[str, Any]) -> list[str]:
         *([f"- {f}" for f in findings] or ["- Nothing stood out."]),
         "",
         "How to read the Redis commands: the publish runs one script (EVALSHA) for the whole "
-        "room, and inside it, per session, HMGET, HSET, XADD and a PUBLISH to the node that "
-        "holds the session's connection. Each read of a session's pending messages by a "
-        "node is MULTI, HMGET, XRANGE, EXEC; each acknowledgement is a script (HMGET, XRANGE, "
-        "XTRIM, HSET, HINCRBY, PUBLISH).",
+        "room, whatever its size: INCR of the publish counter, XADD to the room's log and "
+        "one PUBLISH per node holding members' connections. Each read of a session's pending "
+        "messages is a script that first merges what its rooms published since into its own "
+        "stream (HMGET, GET, SMEMBERS, XRANGE of the logs, XADD, HSET, and the byte budget's "
+        "GET and INCRBY), then reads it (XRANGE); each acknowledgement is a script (HMGET, "
+        "XRANGE, XTRIM, HSET, HINCRBY, INCRBY). See how-to/scaling.md.",
         "",
     ]
 
