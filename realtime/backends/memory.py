@@ -278,7 +278,6 @@ class MemoryBackend:
         or in its address's budget (any session of the address that frees bytes tells)."""
         state = entry.state
         client = entry.info.client
-        signal = entry.room_signal
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while not (state.closed or state.has_room(size)):

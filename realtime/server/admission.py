@@ -24,7 +24,7 @@ from realtime.presence import check_user, user_id_of, user_room
 from realtime.protocol.codes import CloseCode
 from realtime.protocol.negotiate import Negotiated, decode_request
 from realtime.server.credentials import TICKET_LIFETIME, issue_ticket
-from realtime.server.engine import Engine
+from realtime.server.engine import FRAME_RATE_EXCEEDED, Engine
 from realtime.server.http import is_json, read_body
 from realtime.server.refusals import (
     BACKEND_UNAVAILABLE,
@@ -68,8 +68,8 @@ class TicketEndpoint:
                 response = found.response()
             elif not is_json(request):
                 response = NOT_JSON.response()
-            elif spent := await engine.spend(found.id, asyncio.get_running_loop().time()):
-                response = spent.response()
+            elif not engine.spends(found.id, asyncio.get_running_loop().time()):
+                response = (await engine.fail(found.id, FRAME_RATE_EXCEEDED)).response()
             else:
                 ticket = await issue_ticket(engine.backend, found.id, engine.clock())
                 body = {"ticket": ticket, "expires_in_ms": round(TICKET_LIFETIME * 1000)}

@@ -348,9 +348,8 @@ class Engine:
         dropped here, without a word to the backend: repeating them costs a client its
         bandwidth and its rate, not the server's backend. A new message costs its address a
         token of ``max_client_rate``."""
-        refused = await self.spend(session_id, now)
-        if refused is not None:
-            return refused
+        if not self.spends(session_id, now):
+            return await self.fail(session_id, FRAME_RATE_EXCEEDED)
         frame = proto.receive(raw, now)
         backend = self.backend
         try:
@@ -390,13 +389,12 @@ class Engine:
         except (ProtocolError, InboxFull, RateLimited) as exc:
             return await self.fail(session_id, refusal_for(exc))
 
-    async def spend(self, session_id: SessionId, now: float) -> Refusal | None:
-        """A frame, or another request of the client (a ticket), costs the session a token of
-        ``max_frame_rate``; past it the session ends, and this is the refusal."""
+    def spends(self, session_id: SessionId, now: float) -> bool:
+        """Take a token of ``max_frame_rate`` from the session for a frame, or for another
+        request of its client (a ticket); False past the rate (then the session must end,
+        with :data:`FRAME_RATE_EXCEEDED`). No wait: this is on every frame's path."""
         frames = self._frames
-        if frames is None or frames.take(session_id, now):
-            return None
-        return await self.fail(session_id, FRAME_RATE_EXCEEDED)
+        return frames is None or frames.take(session_id, now)
 
     async def hung_up(self, session_id: SessionId, code: int | None, reason: str) -> None:
         """The WebSocket closed without a close frame, with ``code``.
