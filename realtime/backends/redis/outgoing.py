@@ -1,0 +1,302 @@
+"""The outgoing side of the Redis backend: connections, their numbering, acknowledgements.
+
+A connection's session gets an :class:`~realtime.backends.redis.outbox.Outbox` in the process
+that holds the connection, filled by the notifier; reads and acknowledgements are answered
+from it, and its checkpoint is written to Redis every ``FLUSH_PERIOD`` when it moved (and
+soon when a sender waits for room). Whatever concerns a session whose connection another
+process holds, or that has none, is done by a script that numbers from the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from realtime.backends.base import Listener, Pending
+from realtime.backends.redis.cancellation import raise_if_cancelled
+from realtime.backends.redis.codec import close_of, decode, encode, limit, text
+from realtime.backends.redis.notifier import Notifier
+from realtime.backends.redis.outbox import Outbox
+from realtime.exceptions import (
+    BufferFull,
+    ProtocolError,
+    ReplayGap,
+    SessionClosed,
+    UnknownSession,
+)
+from realtime.protocol.frames import CloseCode
+from realtime.protocol.session import Attached
+from realtime.types import SessionId, TransportName
+
+__all__ = ["FLUSH_PERIOD", "Outgoing"]
+
+logger = logging.getLogger("realtime.backends.redis")
+
+FLUSH_PERIOD = 0.25
+"""Seconds between two writes of the checkpoints of the sessions whose connection this
+process holds and whose client acknowledged messages since."""
+FLUSH_BATCH = 200
+"""Sessions per checkpoint script."""
+BUDGET_RECHECK = 0.25
+"""Seconds between checks of a sender that waits for its address's byte budget: acks of the
+address's other sessions free it, and no notification tells of those."""
+
+Run = Callable[..., Coroutine[Any, Any, Any]]
+
+
+class Outgoing:
+    """Attach, detach, read, acknowledge and send, for one :class:`RedisBackend`."""
+
+    def __init__(self, run: Run, notifier: Notifier, node: str, key_ttl: float) -> None:
+        self._run = run
+        self.notifier = notifier
+        self.node = node
+        self.key_ttl = key_ttl
+        self.on_transport: Callable[[SessionId, TransportName], None] | None = None
+        self._flush_soon = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[Any]] = set()
+        notifier.on_overflow = self._overflowed
+        notifier.on_flush = self._flush_soon.set
+
+    def start(self) -> None:
+        self._flusher = asyncio.create_task(self._flush_forever(), name="realtime-redis-flush")
+
+    async def stop(self) -> None:
+        tasks = [task for task in (self._flusher, *self._closing) if task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                await task
+        self._flusher = None
+
+    # -- Connections ----------------------------------------------------------------------
+
+    async def attach(
+        self,
+        session_id: SessionId,
+        listener: Listener,
+        transport: TransportName,
+        last: int,
+        now: float,
+    ) -> Attached:
+        notifier = self.notifier
+        mark = notifier.recording()
+        try:
+            result = await self._run(
+                "attach",
+                session_id,
+                listener.id,
+                self.node,
+                transport,
+                last,
+                repr(now),
+                round(self.key_ttl * 1000),
+            )
+        except BaseException:
+            notifier.forget_mark()
+            raise
+        status = result[0]
+        if status != b"ok":
+            notifier.forget_mark()
+            if status == b"unknown":
+                raise UnknownSession()
+            if status == b"gap":
+                raise ReplayGap(last, int(result[1]))
+            raise ProtocolError(
+                f"resume after {last} but the last message sent is {int(result[1])}"
+            )
+        _, consumed, replaced_id, first, cursor, last_g, rooms, close, flat, mq, mb = result
+        outbox = Outbox(
+            session_id,
+            listener,
+            acked=last,
+            acked_g=int(last_g),
+            cursor=int(cursor),
+            consumed=int(consumed),
+            rooms={}
+            if close
+            else {text(rooms[i]): int(rooms[i + 1]) for i in range(0, len(rooms), 2)},
+            max_count=None if int(mq) < 0 else int(mq),
+            max_bytes=None if int(mb) < 0 else int(mb),
+        )
+        queue = outbox.queue
+        for i in range(0, len(flat), 5):
+            size = int(flat[i + 4])
+            queue.append((int(flat[i]), int(flat[i + 1]), decode(flat[i + 2], flat[i + 3]), size))
+            outbox.bytes += size
+        outbox.head = queue[-1][0] if queue else last
+        if close:
+            outbox.end(int(close[0]), *close_of(close[1], close[2]))
+        previous = notifier.adopt(outbox, mark)
+        replaced = text(replaced_id) or None
+        if self.on_transport is not None:
+            self.on_transport(session_id, transport)
+        if previous is not None and previous.listener is not listener:
+            if previous.listener.id == replaced:
+                previous.listener.disconnect(
+                    CloseCode.TRANSPORT_REPLACED, "a newer connection took over"
+                )
+        return Attached(ack=int(consumed), replaced=replaced, first=bool(first))
+
+    async def detach(self, session_id: SessionId, listener: Listener, now: float) -> None:
+        outbox = self.notifier.drop(session_id, listener.id)
+        state: list[str | int] = ["", "", "", ""]
+        rooms: list[str] = []
+        if outbox is not None:
+            count, size = outbox.unacked
+            state = [outbox.acked, outbox.acked_g, count, size]
+            rooms = sorted(outbox.rooms)
+        await self._run("detach", session_id, listener.id, self.node, repr(now), *state, *rooms)
+
+    def forget_all(self) -> list[Listener]:
+        """This process lost its connections in Redis (taken for dead): the listeners."""
+        listeners = [outbox.listener for outbox in self.notifier.outboxes.values()]
+        for session_id in list(self.notifier.outboxes):
+            self.notifier.drop(session_id)
+        return listeners
+
+    # -- Reading and acknowledging --------------------------------------------------------
+
+    async def pending(
+        self, session_id: SessionId, after: int, max_count: int | None, max_bytes: int | None
+    ) -> Pending:
+        outbox = self.notifier.outboxes.get(session_id)
+        if outbox is not None:
+            return outbox.pending(after, max_count, max_bytes)
+        result = await self._run("pending", session_id, after, limit(max_count))
+        status = result[0]
+        if status == b"unknown":
+            raise UnknownSession()
+        if status == b"gap":
+            raise ReplayGap(after, int(result[1]))
+        if status == b"protocol":
+            raise ProtocolError(
+                f"resume after {after} but the last message sent is {int(result[1])}"
+            )
+        _, head, code, reason, consumed, flat = result
+        messages: list[tuple[int, str | bytes]] = []
+        budget = max_bytes
+        for i in range(0, len(flat), 3):
+            data = decode(flat[i + 1], flat[i + 2])
+            if budget is not None:
+                size = len(data)
+                if messages and size > budget:
+                    break
+                budget -= size
+            messages.append((int(flat[i]), data))
+        reached = messages[-1][0] if messages else after
+        close = close_of(code, reason) if status == b"3" and reached == int(head) else None
+        return Pending(messages, close, int(consumed), reached < int(head))
+
+    async def ack(self, session_id: SessionId, seq: int) -> None:
+        outbox = self.notifier.outboxes.get(session_id)
+        if outbox is not None:
+            if outbox.ack(seq) and outbox.waiter:
+                self._flush_soon.set()
+            return
+        result = int(await self._run("ack", session_id, seq, self.node))
+        if result == -2:
+            raise UnknownSession()
+        if result == -1:
+            raise ProtocolError(f"ack {seq} for a message never sent")
+
+    # -- Sending --------------------------------------------------------------------------
+
+    async def push(
+        self,
+        session_id: SessionId,
+        data: str | bytes,
+        size: int,
+        timeout: float | None,
+        closed_error: Callable[[SessionId], Awaitable[SessionClosed]],
+    ) -> None:
+        kind, payload = encode(data)
+        notifier = self.notifier
+        watch = None
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        try:
+            while True:
+                generation = watch.generation if watch is not None else -1
+                answer = int(await self._run("push", session_id, kind, payload, size, self.node))
+                if answer > 0:
+                    return
+                if answer == -2:
+                    raise UnknownSession()
+                if answer == -1:
+                    raise await closed_error(session_id)
+                if watch is None:  # full: arm the watch, then check again
+                    watch = notifier.watch(notifier.room, session_id)
+                    continue
+                remaining = None if deadline is None else deadline - loop.time()
+                if remaining is not None and remaining <= 0:
+                    raise BufferFull(f"no room for {timeout} s: the client does not acknowledge")
+                if answer == -3:  # the address's budget: other sessions' acks free it, untold
+                    remaining = (
+                        BUDGET_RECHECK if remaining is None else min(remaining, BUDGET_RECHECK)
+                    )
+                if watch.generation == generation:
+                    await watch.signal.wait(remaining)
+        finally:
+            if watch is not None:
+                notifier.unwatch(notifier.room, session_id, watch)
+
+    # -- Checkpoints and windows ----------------------------------------------------------
+
+    def _overflowed(self, outbox: Outbox, g: int) -> None:
+        """A room's message at ``g`` found the window of a local session full: it ends
+        before ``g`` (its outbox did already), in Redis too."""
+        task: asyncio.Task[Any] = asyncio.create_task(
+            self._run(
+                "close",
+                outbox.session_id,
+                int(CloseCode.BUFFER_OVERFLOW),
+                "too many unacknowledged messages",
+                g,
+            )
+        )
+        self._closing.add(task)
+        task.add_done_callback(self._closed)
+
+    def _closed(self, task: asyncio.Task[Any]) -> None:
+        self._closing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning(
+                "a session past its window could not be closed in redis: %r", task.exception()
+            )
+
+    async def _flush_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_soon.wait(), FLUSH_PERIOD)
+            self._flush_soon.clear()
+            try:
+                await self.flush()
+            except (RedisError, OSError):
+                pass  # Redis is away: the next round writes them
+            raise_if_cancelled()
+
+    async def flush(self) -> None:
+        """Write the checkpoints of the local sessions that moved."""
+        moved = [outbox for outbox in self.notifier.outboxes.values() if outbox.dirty]
+        for start in range(0, len(moved), FLUSH_BATCH):
+            batch: list[str | int] = []
+            outboxes = moved[start : start + FLUSH_BATCH]
+            for outbox in outboxes:
+                outbox.dirty = outbox.waiter = False
+                count, size = outbox.unacked
+                batch += [outbox.session_id, outbox.listener.id, outbox.acked, outbox.acked_g]
+                batch += [count, size]
+            try:
+                await self._run("flush", *batch)
+            except BaseException:
+                for outbox in outboxes:  # written next time
+                    outbox.dirty = True
+                raise
