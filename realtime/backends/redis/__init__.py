@@ -247,11 +247,13 @@ class RedisBackend:
             await asyncio.sleep(min(REFRESH_PERIOD, self.key_ttl / 4))
             sessions = set(self.notifier.outboxes) | self._handlers
             try:
-                await refresh_keys(
+                gone = await refresh_keys(
                     self._scripts["refresh"], self.prefix, self.node, sessions, self.key_ttl
                 )
             except (RedisError, OSError):
-                pass  # Redis is away: the notifier and the requests say so
+                gone = []  # Redis is away: the notifier and the requests say so
+            for session_id in gone:
+                self.outgoing.gone(SessionId(session_id))
             raise_if_cancelled()
 
     async def _run(self, name: str, *args: str | bytes | int) -> Any:
@@ -437,7 +439,7 @@ class RedisBackend:
         if status == b"ok":
             return int(result[1])
         if status == b"unknown":
-            raise UnknownSession()
+            raise self.outgoing.gone(session_id)
         if status == b"closed":
             raise SessionClosed.create(*close_of(result[1], result[2]))
         if status == b"gap":

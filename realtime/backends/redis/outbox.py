@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import deque
 
 from realtime.backends.base import Listener, Pending
-from realtime.exceptions import ProtocolError, ReplayGap
+from realtime.exceptions import ProtocolError, ReplayGap, UnknownSession
 
 __all__ = ["BUFFER_OVERFLOW_REASON", "Outbox"]
 
@@ -48,6 +48,7 @@ class Outbox:
         "consumed",
         "cursor",
         "dirty",
+        "gone",
         "head",
         "listener",
         "max_bytes",
@@ -95,6 +96,8 @@ class Outbox:
         """Acknowledgements not written to Redis yet."""
         self.waiter = False
         """A sender waits for room: write the next acknowledgement soon."""
+        self.gone = False
+        """The session's keys were found gone from Redis (expired, evicted)."""
 
     # -- Events, in g order ---------------------------------------------------------------
 
@@ -169,6 +172,8 @@ class Outbox:
 
     def pending(self, after: int, max_count: int | None, max_bytes: int | None) -> Pending:
         """Messages after ``after``, as :meth:`Backend.pending` answers."""
+        if self.gone:
+            raise UnknownSession()
         if after > self.head:
             raise ProtocolError(f"resume after {after} but the last message sent is {self.head}")
         if after < self.acked:

@@ -155,6 +155,14 @@ class Outgoing:
             rooms = sorted(outbox.rooms)
         await self._run("detach", session_id, listener.id, self.node, repr(now), *state, *rooms)
 
+    def gone(self, session_id: SessionId) -> UnknownSession:
+        """A script found the session's keys gone: its local connection learns it too."""
+        outbox = self.notifier.outboxes.get(session_id)
+        if outbox is not None:
+            outbox.gone = True
+            outbox.listener.wake()
+        return UnknownSession()
+
     def forget_all(self) -> list[Listener]:
         """This process lost its connections in Redis (taken for dead): the listeners."""
         listeners = [outbox.listener for outbox in self.notifier.outboxes.values()]
@@ -203,7 +211,7 @@ class Outgoing:
             return
         result = int(await self._run("ack", session_id, seq, self.node))
         if result == -2:
-            raise UnknownSession()
+            raise self.gone(session_id)
         if result == -1:
             raise ProtocolError(f"ack {seq} for a message never sent")
 
@@ -229,7 +237,7 @@ class Outgoing:
                 if answer > 0:
                     return
                 if answer == -2:
-                    raise UnknownSession()
+                    raise self.gone(session_id)
                 if answer == -1:
                     raise await closed_error(session_id)
                 if watch is None:  # full: arm the watch, then check again

@@ -426,8 +426,9 @@ return orphans
 
 REFRESH = """
 -- Push back the TTL of the keys of the sessions ARGV[4..] (those this process serves), of
--- their rooms' keys and of this process's sets.
+-- their rooms' keys and of this process's sets; return those whose keys are gone.
 local ttl, node = tonumber(ARGV[2]), ARGV[3]
+local gone = {}
 for i = 4, #ARGV do
   local sid = ARGV[i]
   if redis.call('PEXPIRE', key('s', sid), ttl) == 1 then
@@ -440,12 +441,14 @@ for i = 4, #ARGV do
         redis.call('PEXPIRE', key(kind, room), ttl)
       end
     end
+  else
+    gone[#gone + 1] = sid
   end
 end
 redis.call('PEXPIRE', key('conns', node), ttl)
 redis.call('PEXPIRE', key('handlers', node), ttl)
 redis.call('PEXPIRE', P .. ':mem', ttl)
-return 1
+return gone
 """
 
 SCRIPTS: dict[str, str] = {
