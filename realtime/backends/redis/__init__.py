@@ -195,7 +195,9 @@ class RedisBackend:
         self._heartbeat = heartbeat
         self._notifier = Notifier(self.client, self._key("ch", self.node))
         self._notifier.on_transport = self._on_transport
-        self._outgoing = Outgoing(self._run, self._notifier, self.node, self.key_ttl)
+        self._outgoing = Outgoing(
+            self._run, self._notifier, self.node, self.key_ttl, self.room_log_length
+        )
         self._outgoing.on_transport = self._on_transport
         await self._notifier.start()
         self._outgoing.start()

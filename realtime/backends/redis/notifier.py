@@ -240,7 +240,7 @@ class Notifier:
                         self.on_flush()
         elif kind == b"w":
             if outbox is not None:
-                outbox.waiter = outbox.dirty = True
+                outbox.waiter = True
                 self.on_flush()
         elif kind == b"x":
             if outbox is not None and outbox.listener.id == argument:

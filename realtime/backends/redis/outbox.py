@@ -26,9 +26,14 @@ from collections import deque
 from realtime.backends.base import Listener, Pending
 from realtime.exceptions import ProtocolError, ReplayGap, UnknownSession
 
-__all__ = ["BUFFER_OVERFLOW_REASON", "Outbox"]
+__all__ = ["BUFFER_OVERFLOW_REASON", "CHECKPOINT_AGE", "CHECKPOINT_STRIDE", "Outbox"]
 
 BUFFER_OVERFLOW_REASON = "too many unacknowledged messages"
+CHECKPOINT_STRIDE = 256
+"""Acknowledged messages after which a checkpoint is due (at most a quarter of the rooms'
+logs, so that another process can always number the session from it)."""
+CHECKPOINT_AGE = 5.0
+"""Seconds after which a checkpoint is due once the client acknowledged anything."""
 
 
 class Outbox:
@@ -47,7 +52,7 @@ class Outbox:
         "closing",
         "consumed",
         "cursor",
-        "dirty",
+        "directs",
         "gone",
         "head",
         "listener",
@@ -57,6 +62,8 @@ class Outbox:
         "rooms",
         "session_id",
         "waiter",
+        "written",
+        "written_at",
     )
 
     def __init__(
@@ -92,10 +99,13 @@ class Outbox:
         """(g, code, reason): the session ended; its messages before ``g`` come first."""
         self.closing = False
         """Set when this process found the window full and is ending the session (4005)."""
-        self.dirty = False
-        """Acknowledgements not written to Redis yet."""
+        self.written = acked
+        """The checkpoint Redis has (as far as this process wrote it)."""
+        self.written_at = 0.0
+        self.directs: deque[int] = deque()
+        """Numbers of the direct messages (of the session's own log) not acknowledged yet."""
         self.waiter = False
-        """A sender waits for room: write the next acknowledgement soon."""
+        """A sender waits for room: write the next checkpoint soon (and a new window)."""
         self.gone = False
         """The session's keys were found gone from Redis (expired, evicted)."""
 
@@ -112,6 +122,8 @@ class Outbox:
         self.cursor = g
         self.head += 1
         self.queue.append((self.head, g, data, size))
+        if not checked:
+            self.directs.append(self.head)
         self.bytes += size
         return True
 
@@ -147,10 +159,13 @@ class Outbox:
         self.close = (g, code, reason)
         self.cursor = max(self.cursor, g)
         queue = self.queue
+        directs = self.directs
         while queue and queue[-1][1] >= g:
-            _, _, _, size = queue.pop()
+            seq, _, _, size = queue.pop()
             self.bytes -= size
             self.head -= 1
+            if directs and directs[-1] == seq:
+                directs.pop()
         return True
 
     # -- The connection -------------------------------------------------------------------
@@ -167,8 +182,25 @@ class Outbox:
             self.bytes -= size
             self.acked_g = g
         self.acked = seq
-        self.dirty = True
         return True
+
+    def due(self, now: float, stride: int) -> bool:
+        """Whether the checkpoint should be written now: a sender waits, a direct message was
+        acknowledged (Redis keeps those until then, and counts their bytes), ``stride``
+        messages were (at most a quarter of a room's log: any process can number the session
+        from the checkpoint while the logs keep what came after it), or some were a while ago."""
+        if self.acked == self.written:
+            return self.waiter
+        if self.waiter or (self.directs and self.directs[0] <= self.acked):
+            return True
+        return self.acked - self.written >= stride or now - self.written_at >= CHECKPOINT_AGE
+
+    def wrote(self, now: float, acked: int) -> None:
+        """The checkpoint at message ``acked`` was written."""
+        self.written, self.written_at, self.waiter = max(self.written, acked), now, False
+        directs = self.directs
+        while directs and directs[0] <= acked:
+            directs.popleft()
 
     def pending(self, after: int, max_count: int | None, max_bytes: int | None) -> Pending:
         """Messages after ``after``, as :meth:`Backend.pending` answers."""

@@ -21,7 +21,7 @@ from realtime.backends.base import Listener, Pending
 from realtime.backends.redis.cancellation import raise_if_cancelled
 from realtime.backends.redis.codec import close_of, decode, encode, limit, text
 from realtime.backends.redis.notifier import Notifier
-from realtime.backends.redis.outbox import Outbox
+from realtime.backends.redis.outbox import CHECKPOINT_STRIDE, Outbox
 from realtime.exceptions import (
     BufferFull,
     ProtocolError,
@@ -38,8 +38,8 @@ __all__ = ["FLUSH_PERIOD", "Outgoing"]
 logger = logging.getLogger("realtime.backends.redis")
 
 FLUSH_PERIOD = 0.25
-"""Seconds between two writes of the checkpoints of the sessions whose connection this
-process holds and whose client acknowledged messages since."""
+"""Seconds between two looks at the checkpoints due (:meth:`Outbox.due`) of the sessions
+whose connection this process holds."""
 FLUSH_BATCH = 200
 """Sessions per checkpoint script."""
 BUDGET_RECHECK = 0.25
@@ -52,8 +52,11 @@ Run = Callable[..., Coroutine[Any, Any, Any]]
 class Outgoing:
     """Attach, detach, read, acknowledge and send, for one :class:`RedisBackend`."""
 
-    def __init__(self, run: Run, notifier: Notifier, node: str, key_ttl: float) -> None:
+    def __init__(
+        self, run: Run, notifier: Notifier, node: str, key_ttl: float, log_length: int
+    ) -> None:
         self._run = run
+        self.stride = max(1, min(CHECKPOINT_STRIDE, log_length // 4))
         self.notifier = notifier
         self.node = node
         self.key_ttl = key_ttl
@@ -293,18 +296,16 @@ class Outgoing:
 
     async def flush(self) -> None:
         """Write the checkpoints of the local sessions that moved."""
-        moved = [outbox for outbox in self.notifier.outboxes.values() if outbox.dirty]
-        for start in range(0, len(moved), FLUSH_BATCH):
+        now = asyncio.get_running_loop().time()
+        stride = self.stride
+        due = [box for box in self.notifier.outboxes.values() if box.due(now, stride)]
+        for start in range(0, len(due), FLUSH_BATCH):
             batch: list[str | int] = []
-            outboxes = moved[start : start + FLUSH_BATCH]
-            for outbox in outboxes:
-                outbox.dirty = outbox.waiter = False
+            written = [(outbox, outbox.acked) for outbox in due[start : start + FLUSH_BATCH]]
+            for outbox, acked in written:
                 count, size = outbox.unacked
-                batch += [outbox.session_id, outbox.listener.id, outbox.acked, outbox.acked_g]
+                batch += [outbox.session_id, outbox.listener.id, acked, outbox.acked_g]
                 batch += [count, size]
-            try:
-                await self._run("flush", *batch)
-            except BaseException:
-                for outbox in outboxes:  # written next time
-                    outbox.dirty = True
-                raise
+            await self._run("flush", *batch)
+            for outbox, acked in written:
+                outbox.wrote(now, acked)

@@ -15,17 +15,31 @@ local function g_of(id) return tonumber(string.match(id, '^(%d+)')) end
 local function next_g() return redis.call('INCR', P .. ':G') end
 local function top_g() return tonumber(redis.call('GET', P .. ':G') or '0') end
 
+-- Give ``k`` the TTL of the session's hash ``h`` if it has a shorter one (or none).
+local function expire_with(k, h)
+  local ttl = redis.call('PTTL', h)
+  if ttl > 0 and redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end
+end
+
 -- Where a member of a room is, for a publish (roomlog.py): counted, in p:rn:<room>, among the
 -- members whose connection the process ``node`` holds, or, without a connection, in the set
--- p:rw:<room>. ``delta`` 1 puts it there, -1 takes it out.
-local function place(room, sid, node, delta)
+-- p:rw:<room>. ``delta`` 1 puts it there, -1 takes it out. A key it creates gets the TTL of
+-- the session's hash ``h`` (the processes' upkeep pushes it back from then on).
+local function place(room, sid, node, delta, h)
   if not node or node == '' then
-    if delta > 0 then redis.call('SADD', key('rw', room), sid)
-    else redis.call('SREM', key('rw', room), sid) end
+    local waiting = key('rw', room)
+    if delta < 0 then redis.call('SREM', waiting, sid)
+    elseif redis.call('SADD', waiting, sid) == 1 and h and redis.call('SCARD', waiting) == 1 then
+      expire_with(waiting, h)
+    end
     return
   end
   local counts = key('rn', room)
-  if redis.call('HINCRBY', counts, node, delta) <= 0 then redis.call('HDEL', counts, node) end
+  local now = redis.call('HINCRBY', counts, node, delta)
+  if now <= 0 then redis.call('HDEL', counts, node)
+  elseif h and now == 1 and redis.call('HLEN', counts) == 1 then
+    expire_with(counts, h)
+  end
 end
 
 local function notify(node, message)
@@ -47,12 +61,6 @@ local function below(index, limit)
     if redis.call('EXISTS', key('s', sid)) == 0 then redis.call('ZREM', index, sid) end
   end
   return redis.call('ZCARD', index) < limit
-end
-
--- Give ``k`` the TTL of the session's hash ``h`` if it has a shorter one (or none).
-local function expire_with(k, h)
-  local ttl = redis.call('PTTL', h)
-  if ttl > 0 and redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, ttl) end
 end
 
 local function size_of(fields)
@@ -117,20 +125,20 @@ end
 -- memberships that ended before ``g`` are forgotten.
 local function checkpoint(sid, h, seq, g, client)
   redis.call('HSET', h, 'oa', seq, 'og', g)
-  local own = key('o', sid)
-  if redis.call('XLEN', own) > 0 then
-    local freed = 0
+  local f = redis.call('HMGET', h, 'on', 'rh')
+  if tonumber(f[1] or '0') > 0 then  -- messages in its own log
+    local own, freed = key('o', sid), 0
     for _, entry in ipairs(redis.call('XRANGE', own, '-', g .. '-0')) do
       freed = freed + size_of(entry[2])
     end
-    redis.call('XTRIM', own, 'MINID', (g + 1) .. '-0')
+    redis.call('HINCRBY', h, 'on', 0 - redis.call('XTRIM', own, 'MINID', (g + 1) .. '-0'))
     if freed > 0 then
       redis.call('HINCRBY', h, 'ob', 0 - freed)  -- not -freed: Lua's -0 is no integer to Redis
       charge(h, client, 0 - freed)
     end
   end
-  local past = key('rh', sid)
-  if redis.call('EXISTS', past) == 1 then
+  if f[2] then  -- past memberships
+    local past = key('rh', sid)
     local all = redis.call('HGETALL', past)
     for i = 1, #all, 2 do
       local keep = {}
@@ -140,6 +148,7 @@ local function checkpoint(sid, h, seq, g, client)
       if #keep == 0 then redis.call('HDEL', past, all[i])
       else redis.call('HSET', past, all[i], table.concat(keep, ' ')) end
     end
+    if redis.call('EXISTS', past) == 0 then redis.call('HDEL', h, 'rh') end
   end
 end
 

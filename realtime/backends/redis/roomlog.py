@@ -59,7 +59,7 @@ end
 -- dropped some, those before its first are gone. (A session whose checkpoint is between the
 -- last one dropped and the first kept has RETENTION messages unacknowledged: behind too.)
 local function dropped_from(log, lo)
-  if redis.call('EXISTS', log) == 0 then return false end
+  if redis.call('XLEN', log) < RETENTION then return false end  -- it never dropped any
   local info = redis.call('XINFO', 'STREAM', log)
   local fields = {}
   for i = 1, #info, 2 do fields[info[i]] = info[i + 1] end
@@ -178,12 +178,12 @@ if redis.call('SADD', key('r', sid), room) == 1 then
   local g = next_g()
   redis.call('HSET', key('ri', sid), room, g)
   redis.call('SADD', key('room', room), sid)
-  place(room, sid, f[4], 1)
+  place(room, sid, f[4], 1, h)
   notify(f[4], 'j ' .. g .. ' ' .. sid .. ' ' .. room)
+  expire_with(key('room', room), h)
+  expire_with(key('r', sid), h)
+  expire_with(key('ri', sid), h)
 end
-for _, kind in ipairs({'room', 'rn', 'rw'}) do expire_with(key(kind, room), h) end
-expire_with(key('r', sid), h)
-expire_with(key('ri', sid), h)
 return {'ok'}
 """
 
@@ -199,6 +199,7 @@ if redis.call('SREM', key('r', sid), room) == 1 then
     local past = key('rh', sid)
     local before = redis.call('HGET', past, room)
     redis.call('HSET', past, room, (before and before .. ' ' or '') .. joined .. ':' .. g)
+    redis.call('HSET', h, 'rh', 1)
     expire_with(past, h)
   end
   local node = redis.call('HGET', h, 'cn')

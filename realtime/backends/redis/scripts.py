@@ -76,6 +76,7 @@ local function push(sid, kind, data, size, waiter)
   redis.call('HINCRBY', h, 'ua', 1)
   redis.call('HINCRBY', h, 'ub', size)
   redis.call('HINCRBY', h, 'ob', size)
+  redis.call('HINCRBY', h, 'on', 1)
   notify(f[6], 'o ' .. g .. ' ' .. sid .. ' ' .. kind .. ' ' .. size .. '\\n' .. data)
   return 1
 end
@@ -92,7 +93,7 @@ if client ~= '' and max_client >= 0 and not below(key('client', client), max_cli
 end
 redis.call('HSET', h, 'info', ARGV[3], 'mq', ARGV[4], 'mb', ARGV[5], 'st', '0',
   'mc', ARGV[13], 'mt', ARGV[14], 'since', now, 'seen', now, 'oa', 0, 'og', top_g(),
-  'ua', 0, 'ub', 0, 'ob', 0, 'wb', 0, 'ir', 0, 'ic', 0, 'ib', 0, 'hs', '0')
+  'ua', 0, 'ub', 0, 'ob', 0, 'on', 0, 'wb', 0, 'ir', 0, 'ic', 0, 'ib', 0, 'hs', '0')
 if ARGV[9] ~= '' then
   redis.call('HSET', h, 'rr', ARGV[9], 'rb', ARGV[10], 'rt', ARGV[10], 'ru', now)
 end
@@ -149,8 +150,7 @@ local rooms = redis.call('SMEMBERS', key('r', sid))
 if f[6] ~= node then
   for _, room in ipairs(rooms) do
     place(room, sid, f[6], -1)
-    place(room, sid, node, 1)
-    expire_with(key('rn', room), h)
+    place(room, sid, node, 1, h)
   end
 end
 if f[6] and f[6] ~= node then
@@ -189,8 +189,7 @@ if ARGV[6] ~= '' then  -- what this process counted: acknowledged, and waiting f
 end
 for _, room in ipairs(redis.call('SMEMBERS', key('r', sid))) do
   place(room, sid, f[3], -1)
-  place(room, sid, nil, 1)
-  expire_with(key('rw', room), h)
+  place(room, sid, nil, 1, h)
 end
 redis.call('HDEL', h, 'cid', 'cn')
 redis.call('SREM', key('conns', node), sid)
@@ -400,8 +399,7 @@ for _, sid in ipairs(redis.call('SMEMBERS', key('conns', node))) do
   if f[1] == node then  -- its checkpoint is the last the dead process wrote
     for _, room in ipairs(redis.call('SMEMBERS', key('r', sid))) do
       place(room, sid, node, -1)
-      place(room, sid, nil, 1)
-      expire_with(key('rw', room), h)
+      place(room, sid, nil, 1, h)
     end
     redis.call('HDEL', h, 'cid', 'cn')
     if f[2] ~= '3' then
