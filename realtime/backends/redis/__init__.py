@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -70,6 +71,10 @@ from realtime.protocol.session import Attached
 from realtime.types import SessionId, TransportName
 
 __all__ = ["RedisBackend"]
+
+
+HINT_LIFETIME = 1.0
+"""Seconds a request's word that the handler runs elsewhere spares the claim a round trip."""
 
 
 class RedisBackend:
@@ -196,7 +201,7 @@ class RedisBackend:
         self._notifier = Notifier(self.client, self._key("ch", self.node))
         self._notifier.on_transport = self._on_transport
         self._outgoing = Outgoing(
-            self._run, self._notifier, self.node, self.key_ttl, self.room_log_length
+            self._run, self._notifier, self.node, self.key_ttl, self.room_log_length, time.time
         )
         self._outgoing.on_transport = self._on_transport
         await self._notifier.start()
@@ -361,10 +366,14 @@ class RedisBackend:
 
     @translating_errors
     async def touch(self, session_id: SessionId, now: float) -> None:
-        await self._run("touch", session_id, repr(now))
+        if int(await self._run("touch", session_id, repr(now), self.node)):
+            self.outgoing.handler_elsewhere(session_id)
 
     @translating_errors
     async def claim_handler(self, session_id: SessionId) -> HandlerClaim | None:
+        seen = self.outgoing.handlers_elsewhere.pop(session_id, None)
+        if seen is not None and asyncio.get_running_loop().time() - seen < HINT_LIFETIME:
+            return None  # it ran in another process a moment ago: the request's own answer
         claim = await self._run("claim", session_id, self.node)
         if not claim:
             return None
@@ -385,6 +394,8 @@ class RedisBackend:
 
     async def orphans(self) -> list[SessionId]:
         orphans, self._orphans = self._orphans, []
+        for session_id in orphans:  # their process died: no hint from before holds
+            self.outgoing.handlers_elsewhere.pop(session_id, None)
         return orphans
 
     @translating_errors

@@ -61,6 +61,7 @@ class Outbox:
         "queue",
         "rooms",
         "session_id",
+        "transport",
         "waiter",
         "written",
         "written_at",
@@ -81,6 +82,7 @@ class Outbox:
     ) -> None:
         self.session_id = session_id
         self.listener = listener
+        self.transport = ""
         self.acked = acked
         self.acked_g = acked_g
         self.head = acked

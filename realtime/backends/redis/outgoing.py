@@ -42,6 +42,12 @@ FLUSH_PERIOD = 0.25
 whose connection this process holds."""
 FLUSH_BATCH = 200
 """Sessions per checkpoint script."""
+HINTS = 10_000
+"""Hints kept at most (:attr:`Outgoing.handlers_elsewhere`)."""
+LINGER = 2.0
+"""Seconds a long-poll's session stays attached here after its poll ended, for the next poll:
+answered here, it takes the connection over in one short script; answered elsewhere, that
+process's attach ends the stay (a session is detached for real once LINGER passes)."""
 BUDGET_RECHECK = 0.25
 """Seconds between checks of a sender that waits for its address's byte budget: acks of the
 address's other sessions free it, and no notification tells of those."""
@@ -53,9 +59,16 @@ class Outgoing:
     """Attach, detach, read, acknowledge and send, for one :class:`RedisBackend`."""
 
     def __init__(
-        self, run: Run, notifier: Notifier, node: str, key_ttl: float, log_length: int
+        self,
+        run: Run,
+        notifier: Notifier,
+        node: str,
+        key_ttl: float,
+        log_length: int,
+        clock: Callable[[], float],
     ) -> None:
         self._run = run
+        self.now = clock
         self.stride = max(1, min(CHECKPOINT_STRIDE, log_length // 4))
         self.notifier = notifier
         self.node = node
@@ -63,7 +76,12 @@ class Outgoing:
         self.on_transport: Callable[[SessionId, TransportName], None] | None = None
         self._flush_soon = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
-        self._closing: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._parked: dict[str, tuple[Listener, asyncio.TimerHandle]] = {}
+        self.handlers_elsewhere: dict[str, float] = {}
+        """Sessions whose handler ran in another process when a request of theirs came (and
+        when): the claim that follows that request need not ask Redis."""
+        """Long-polls' sessions staying here between polls: the last poll's listener."""
         notifier.on_overflow = self._overflowed
         notifier.on_flush = self._flush_soon.set
 
@@ -71,7 +89,12 @@ class Outgoing:
         self._flusher = asyncio.create_task(self._flush_forever(), name="realtime-redis-flush")
 
     async def stop(self) -> None:
-        tasks = [task for task in (self._flusher, *self._closing) if task is not None]
+        for session_id in list(self._parked):  # no next poll here: detached for real
+            listener, handle = self._parked.pop(session_id)
+            handle.cancel()
+            with contextlib.suppress(RedisError, OSError):
+                await self._detach(SessionId(session_id), listener, self.now())
+        tasks = [task for task in (self._flusher, *self._tasks) if task is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -89,6 +112,12 @@ class Outgoing:
         last: int,
         now: float,
     ) -> Attached:
+        parked = self._parked.pop(session_id, None)
+        if parked is not None:
+            parked[1].cancel()
+            attached = await self._reattach(session_id, parked[0], listener, transport, last, now)
+            if attached is not None:
+                return attached
         notifier = self.notifier
         mark = notifier.recording()
         try:
@@ -115,7 +144,11 @@ class Outgoing:
             raise ProtocolError(
                 f"resume after {last} but the last message sent is {int(result[1])}"
             )
-        _, consumed, replaced_id, first, cursor, last_g, rooms, close, flat, mq, mb = result
+        _, consumed, replaced_id, first, cursor, last_g, rooms, close, flat, mq, mb, elsewhere = (
+            result
+        )
+        if elsewhere:
+            self.handler_elsewhere(session_id)
         outbox = Outbox(
             session_id,
             listener,
@@ -137,6 +170,7 @@ class Outgoing:
         outbox.head = queue[-1][0] if queue else last
         if close:
             outbox.end(int(close[0]), *close_of(close[1], close[2]))
+        outbox.transport = transport
         previous = notifier.adopt(outbox, mark)
         replaced = text(replaced_id) or None
         if self.on_transport is not None:
@@ -148,7 +182,60 @@ class Outgoing:
                 )
         return Attached(ack=int(consumed), replaced=replaced, first=bool(first))
 
+    async def _reattach(
+        self,
+        session_id: SessionId,
+        parked: Listener,
+        listener: Listener,
+        transport: TransportName,
+        last: int,
+        now: float,
+    ) -> Attached | None:
+        """The next poll of a session that stayed here: None if it must attach afresh."""
+        outbox = self.notifier.outboxes.get(session_id)
+        if outbox is None or outbox.listener is not parked:
+            return None
+        if not outbox.acked <= last <= outbox.head:  # the full attach answers it from the logs
+            return None
+        answer = await self._run(
+            "reattach", session_id, parked.id, listener.id, self.node, transport, repr(now)
+        )
+        if answer[0] != b"ok":  # another process took the session over meanwhile
+            return None
+        outbox.listener, outbox.transport = listener, transport
+        outbox.consumed = max(outbox.consumed, int(answer[1]))
+        outbox.ack(last)
+        if int(answer[2]):
+            self.handler_elsewhere(session_id)
+        if self.on_transport is not None:
+            self.on_transport(session_id, transport)
+        return Attached(ack=int(answer[1]), replaced=None, first=False)
+
     async def detach(self, session_id: SessionId, listener: Listener, now: float) -> None:
+        outbox = self.notifier.outboxes.get(session_id)
+        if (
+            outbox is not None
+            and outbox.listener is listener
+            and outbox.transport == "longpoll"
+            and outbox.close is None
+            and not outbox.gone
+        ):
+            loop = asyncio.get_running_loop()
+            handle = loop.call_later(LINGER, self._linger_ended, session_id, listener, now)
+            previous = self._parked.pop(session_id, None)
+            if previous is not None:
+                previous[1].cancel()
+            self._parked[session_id] = (listener, handle)
+            return
+        await self._detach(session_id, listener, now)
+
+    def _linger_ended(self, session_id: SessionId, listener: Listener, now: float) -> None:
+        parked = self._parked.get(session_id)
+        if parked is not None and parked[0] is listener:
+            del self._parked[session_id]
+            self._spawn(self._detach(session_id, listener, now + LINGER), "detach")
+
+    async def _detach(self, session_id: SessionId, listener: Listener, now: float) -> None:
         outbox = self.notifier.drop(session_id, listener.id)
         state: list[str | int] = ["", "", "", ""]
         rooms: list[str] = []
@@ -157,6 +244,22 @@ class Outgoing:
             state = [outbox.acked, outbox.acked_g, count, size]
             rooms = sorted(outbox.rooms)
         await self._run("detach", session_id, listener.id, self.node, repr(now), *state, *rooms)
+
+    def _spawn(self, work: Coroutine[Any, Any, Any], what: str) -> None:
+        task: asyncio.Task[Any] = asyncio.create_task(work, name=f"realtime-redis-{what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("%s failed in redis: %r", task.get_name(), task.exception())
+
+    def handler_elsewhere(self, session_id: SessionId) -> None:
+        hints = self.handlers_elsewhere
+        if len(hints) > HINTS:  # hints of requests that claimed nothing: forgotten
+            hints.clear()
+        hints[session_id] = asyncio.get_running_loop().time()
 
     def gone(self, session_id: SessionId) -> UnknownSession:
         """A script found the session's keys gone: its local connection learns it too."""
@@ -168,6 +271,9 @@ class Outgoing:
 
     def forget_all(self) -> list[Listener]:
         """This process lost its connections in Redis (taken for dead): the listeners."""
+        for _, handle in self._parked.values():
+            handle.cancel()
+        self._parked.clear()
         listeners = [outbox.listener for outbox in self.notifier.outboxes.values()]
         for session_id in list(self.notifier.outboxes):
             self.notifier.drop(session_id)
@@ -264,24 +370,9 @@ class Outgoing:
     def _overflowed(self, outbox: Outbox, g: int) -> None:
         """A room's message at ``g`` found the window of a local session full: it ends
         before ``g`` (its outbox did already), in Redis too."""
-        task: asyncio.Task[Any] = asyncio.create_task(
-            self._run(
-                "close",
-                outbox.session_id,
-                int(CloseCode.BUFFER_OVERFLOW),
-                "too many unacknowledged messages",
-                g,
-            )
-        )
-        self._closing.add(task)
-        task.add_done_callback(self._closed)
-
-    def _closed(self, task: asyncio.Task[Any]) -> None:
-        self._closing.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning(
-                "a session past its window could not be closed in redis: %r", task.exception()
-            )
+        reason = "too many unacknowledged messages"
+        code = int(CloseCode.BUFFER_OVERFLOW)
+        self._spawn(self._run("close", outbox.session_id, code, reason, g), "close")
 
     async def _flush_forever(self) -> None:
         while True:

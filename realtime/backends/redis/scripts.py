@@ -120,7 +120,7 @@ local sid, cid, node, transport = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local last, now, ttl = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
 local h = key('s', sid)
 local f = redis.call('HMGET', h, 'st', 'oa', 'og', 'ic', 'cid', 'cn', 'hn', 'cg', 'mq', 'mb',
-  'ca', 'wb')
+  'ca', 'wb', 'hs')
 if not f[1] then return {'unknown'} end
 local acked, og = tonumber(f[2]), tonumber(f[3])
 if last < acked then return {'gap', tostring(acked + 1)} end
@@ -167,7 +167,20 @@ for _, m in ipairs(after) do
   for _, v in ipairs(m) do flat[#flat + 1] = v end
 end
 return {'ok', f[4], f[5] or '', f[1] == '0' and 1 or 0, tostring(top), last_g,
-  redis.call('HGETALL', key('ri', sid)), close[1] and close or {}, flat, f[9], f[10]}
+  redis.call('HGETALL', key('ri', sid)), close[1] and close or {}, flat, f[9], f[10],
+  (f[13] == '1' and f[7] ~= node) and 1 or 0}
+"""
+
+REATTACH = """
+-- The next poll of a long-poll whose session stayed attached here (outgoing.py): it takes the
+-- connection over, if nobody else did meanwhile.
+local sid, old, cid, node, transport, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local h = key('s', sid)
+local f = redis.call('HMGET', h, 'cid', 'cn', 'ic', 'hn', 'hs')
+if f[1] ~= old or f[2] ~= node then return {'moved'} end
+redis.call('HSET', h, 'cid', cid, 'tr', transport, 'seen', now)
+if f[4] and f[4] ~= node then notify(f[4], 't ' .. sid .. ' ' .. transport) end
+return {'ok', f[3], (f[5] == '1' and f[4] ~= node) and 1 or 0}
 """
 
 DETACH = """
@@ -222,9 +235,12 @@ return 1
 """
 
 TOUCH = """
+-- Returns 1 if the session's handler runs in another process than ARGV[4].
 local h = key('s', ARGV[2])
-if redis.call('EXISTS', h) == 1 then redis.call('HSET', h, 'seen', ARGV[3]) end
-return 1
+local f = redis.call('HMGET', h, 'hs', 'hn')
+if not f[1] then return 0 end
+redis.call('HSET', h, 'seen', ARGV[3])
+return (f[1] == '1' and f[2] ~= ARGV[4]) and 1 or 0
 """
 
 PUSH = """
@@ -455,6 +471,7 @@ SCRIPTS: dict[str, str] = {
         **ROOM_SCRIPTS,
         "create": CREATE,
         "attach": ATTACH,
+        "reattach": REATTACH,
         "detach": DETACH,
         "flush": FLUSH,
         "touch": TOUCH,
