@@ -198,8 +198,11 @@ class Outbox:
         return self.acked - self.written >= stride or now - self.written_at >= CHECKPOINT_AGE
 
     def wrote(self, now: float, acked: int) -> None:
-        """The checkpoint at message ``acked`` was written."""
-        self.written, self.written_at, self.waiter = max(self.written, acked), now, False
+        """The checkpoint at message ``acked`` was written (with the window as it is now: a
+        waiting sender was told if it has room; if not, it waits for the next one)."""
+        self.written, self.written_at = max(self.written, acked), now
+        if self.has_room(0):
+            self.waiter = False
         directs = self.directs
         while directs and directs[0] <= acked:
             directs.popleft()

@@ -171,6 +171,7 @@ class Outgoing:
         if close:
             outbox.end(int(close[0]), *close_of(close[1], close[2]))
         outbox.transport = transport
+        outbox.written_at = asyncio.get_running_loop().time()  # the attach wrote it
         previous = notifier.adopt(outbox, mark)
         replaced = text(replaced_id) or None
         if self.on_transport is not None:
