@@ -6,9 +6,17 @@
     app = RealtimeApp(handler, backend=RedisBackend("redis://localhost:6379/0"))
 
 Any process serves any request of any session: no sticky sessions. Each session is a hash, a
-stream per direction and a set of rooms (:mod:`~realtime.backends.redis.scripts` has the
-layout); every change is one atomic Lua script. A process is told what concerns it (a message
-for a connection it holds, a message for a handler it runs) on its own pub/sub channel.
+log of its own messages, an inbox and its rooms (:mod:`~realtime.backends.redis.scripts` has
+the layout); every change is one atomic Lua script. A process is told what concerns it on its
+own pub/sub channel (:mod:`~realtime.backends.redis.notifier`).
+
+A room's publish is appended once to the room's log and sent once to each process holding
+members' connections, which fans it out from memory
+(:mod:`~realtime.backends.redis.roomlog`): Redis work per publish does not grow with the room.
+The process holding a connection numbers its session's messages itself and writes a
+checkpoint of them to Redis now and then (:mod:`~realtime.backends.redis.outbox`,
+:mod:`~realtime.backends.redis.outgoing`); any other process numbers them alike from the
+checkpoint and the logs, so a session resumes anywhere with nothing lost or doubled.
 
 A process that dies is noticed by the others within ``node_ttl`` seconds (plus the reaper's
 period): its connections are detached, so their clients resume elsewhere, and its handlers are
@@ -23,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -49,20 +56,22 @@ from realtime.backends.base import (
     SessionInfo,
     SessionSnapshot,
 )
-from realtime.backends.redis import credentials, state
+from realtime.backends.redis import credentials, incoming, state
 from realtime.backends.redis.cancellation import raise_if_cancelled
-from realtime.backends.redis.codec import close_of, decode, encode, limit, text, translating_errors
+from realtime.backends.redis.codec import close_of, encode, text, translating_errors
 from realtime.backends.redis.heartbeat import Heartbeat, sync_client
 from realtime.backends.redis.notifier import Notifier
 from realtime.backends.redis.outgoing import Outgoing
+from realtime.backends.redis.records import (
+    SNAPSHOT_FIELDS,
+    create_arguments,
+    info_of,
+    snapshot_of,
+)
 from realtime.backends.redis.roomlog import RETENTION
 from realtime.backends.redis.scripts import SCRIPTS
 from realtime.backends.redis.upkeep import REFRESH_PERIOD, refresh_keys, warn_if_redis_may_evict
 from realtime.exceptions import (
-    InboxFull,
-    OverBudget,
-    ProtocolError,
-    RateLimited,
     SessionClosed,
     UnknownSession,
 )
@@ -99,9 +108,11 @@ class RedisBackend:
         key_ttl: Seconds after which the keys of a session that no live process touches are
             deleted by Redis itself: a safety net, normally the reaper deletes them.
         room_log_length: Messages each room's log keeps (see
-            :mod:`~realtime.backends.redis.roomlog`). A member that has not read as many as
-            that of a room's messages yet is closed with 4005, as one past its window is:
-            keep it above the sessions' ``max_queue``, and the same on every process.
+            :mod:`~realtime.backends.redis.roomlog`). A session that resumes on another
+            process (or after its process died) is numbered from its last checkpoint and its
+            rooms' logs: if a log dropped messages it had not acknowledged at its checkpoint,
+            it ends with 4004. Keep it well above the sessions' ``max_queue``, and the same
+            on every process.
     """
 
     def __init__(
@@ -280,41 +291,8 @@ class RedisBackend:
         max_sessions: int | None = None,
         max_per_client: int | None = None,
     ) -> Admission:
-        body = json.dumps(
-            {
-                "id": info.id,
-                "token_hash": info.token_hash,
-                "created": info.created,
-                "headers": info.headers,
-                "query_string": info.query_string,
-                "user": info.user,
-                "client": info.client,
-                "max_queue": info.max_queue,
-                "max_buffer_bytes": info.max_buffer_bytes,
-                "max_rate": info.max_rate,
-                "max_burst": info.max_burst,
-                "max_client_bytes": info.max_client_bytes,
-                "max_total_bytes": info.max_total_bytes,
-            }
-        )
-        result = text(
-            await self._run(
-                "create",
-                info.id,
-                body,
-                limit(info.max_queue),
-                limit(info.max_buffer_bytes),
-                repr(now),
-                round(self.key_ttl * 1000),
-                info.client or "",
-                "" if info.max_rate is None else repr(float(info.max_rate)),
-                info.max_burst,
-                limit(max_sessions),
-                limit(max_per_client),
-                limit(info.max_client_bytes),
-                limit(info.max_total_bytes),
-            )
-        )
+        arguments = create_arguments(info, now, self.key_ttl, max_sessions, max_per_client)
+        result = text(await self._run("create", *arguments))
         if result == "exists":
             raise ValueError(f"session {info.id!r} exists already")
         assert result in ("created", "server full", "client full"), result
@@ -327,27 +305,11 @@ class RedisBackend:
 
     @translating_errors
     async def info(self, session_id: SessionId) -> SessionInfo | None:
-        body = await self.client.hget(self._key("s", session_id), "info")
-        if body is None:
-            return None
-        fields = json.loads(body)
-        fields["headers"] = tuple(tuple(pair) for pair in fields["headers"])
-        return SessionInfo(**fields)
+        return info_of(await self.client.hget(self._key("s", session_id), "info"))
 
     @translating_errors
     async def snapshot(self, session_id: SessionId) -> SessionSnapshot | None:
-        status, transport, seen, code, reason = await self.client.hmget(
-            self._key("s", session_id), "st", "tr", "seen", "cc", "cr"
-        )
-        if status is None:
-            return None
-        return SessionSnapshot(
-            int(status),
-            text(transport) or None,  # type: ignore[arg-type]
-            float(seen or 0),
-            int(code) if code is not None else None,
-            text(reason),
-        )
+        return snapshot_of(await self.client.hmget(self._key("s", session_id), *SNAPSHOT_FIELDS))
 
     @translating_errors
     async def attach(
@@ -446,42 +408,14 @@ class RedisBackend:
     async def deliver(
         self, session_id: SessionId, seq: int, data: str | bytes, size: int, now: float
     ) -> int:
-        kind, payload = encode(data)
-        result = await self._run("deliver", session_id, seq, kind, payload, size, repr(now))
-        status = result[0]
-        if status == b"ok":
-            return int(result[1])
-        if status == b"unknown":
-            raise self.outgoing.gone(session_id)
-        if status == b"closed":
-            raise SessionClosed.create(*close_of(result[1], result[2]))
-        if status == b"gap":
-            raise ProtocolError(f"message {seq} arrived but {int(result[1]) + 1} was expected")
-        if status == b"rate":
-            raise RateLimited("more messages per second than the session's rate limit")
-        if status == b"budget":
-            raise OverBudget(text(result[1]))
-        raise InboxFull("the client sent past its window")
+        try:
+            return await incoming.deliver(self._run, session_id, seq, data, size, now)
+        except UnknownSession:
+            raise self.outgoing.gone(session_id) from None
 
     @translating_errors
     async def receive(self, session_id: SessionId) -> str | bytes:
-        notifier = self.notifier
-        watch = notifier.watch(notifier.inbox, session_id)
-        try:
-            while True:
-                generation = watch.generation
-                result = await self._run("take", session_id)
-                status = result[0]
-                if status == b"msg":
-                    return decode(result[1], result[2])
-                if status == b"closed":
-                    raise SessionClosed.create(*close_of(result[1], result[2]))
-                if status == b"unknown":
-                    raise UnknownSession()
-                if watch.generation == generation:
-                    await watch.signal.wait()
-        finally:
-            notifier.unwatch(notifier.inbox, session_id, watch)
+        return await incoming.receive(self._run, self.notifier, session_id)
 
     # -- Rooms ----------------------------------------------------------------------------
 
