@@ -115,3 +115,22 @@ async def test_a_long_poll_stays_attached_between_polls_and_another_process_take
     snapshot = await b.snapshot(session_id)
     assert snapshot is not None and snapshot.status == SessionStatus.DETACHED
     assert session_id not in b.notifier.outboxes
+
+
+async def test_direct_messages_read_from_the_logs_at_attach_are_known_as_direct(
+    nodes: tuple[RedisBackend, RedisBackend],
+) -> None:
+    a, _ = nodes
+    session_id = await new_session(a, max_queue=100)
+    await a.join(session_id, "room")
+    await a.push(session_id, "direct", 6, 0)
+    await a.publish("room", "from the room", 13)
+    await a.push(session_id, "direct again", 12, 0)
+    await a.attach(session_id, Probe(), "websocket", 0, 1.0)
+    outbox = a.notifier.outboxes[session_id]
+    assert [data for _, _, data, _ in outbox.queue] == ["direct", "from the room", "direct again"]
+    assert list(outbox.directs) == [1, 3]
+    await a.ack(session_id, 1)  # Redis keeps a direct message until a checkpoint: one is due
+    assert outbox.due(asyncio.get_running_loop().time(), 256)
+    await a.outgoing.flush()
+    assert await a.client.xlen(f"{a.prefix}:o:{session_id}") == 1

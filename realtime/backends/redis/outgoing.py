@@ -120,6 +120,7 @@ class Outgoing:
                 return attached
         notifier = self.notifier
         mark = notifier.recording()
+        adopted = False
         try:
             result = await self._run(
                 "attach",
@@ -131,48 +132,22 @@ class Outgoing:
                 repr(now),
                 round(self.key_ttl * 1000),
             )
-        except BaseException:
-            notifier.forget_mark()
-            raise
-        status = result[0]
-        if status != b"ok":
-            notifier.forget_mark()
+            status = result[0]
             if status == b"unknown":
                 raise UnknownSession()
             if status == b"gap":
                 raise ReplayGap(last, int(result[1]))
-            raise ProtocolError(
-                f"resume after {last} but the last message sent is {int(result[1])}"
-            )
-        _, consumed, replaced_id, first, cursor, last_g, rooms, close, flat, mq, mb, elsewhere = (
-            result
-        )
-        if elsewhere:
-            self.handler_elsewhere(session_id)
-        outbox = Outbox(
-            session_id,
-            listener,
-            acked=last,
-            acked_g=int(last_g),
-            cursor=int(cursor),
-            consumed=int(consumed),
-            rooms={}
-            if close
-            else {text(rooms[i]): int(rooms[i + 1]) for i in range(0, len(rooms), 2)},
-            max_count=None if int(mq) < 0 else int(mq),
-            max_bytes=None if int(mb) < 0 else int(mb),
-        )
-        queue = outbox.queue
-        for i in range(0, len(flat), 5):
-            size = int(flat[i + 4])
-            queue.append((int(flat[i]), int(flat[i + 1]), decode(flat[i + 2], flat[i + 3]), size))
-            outbox.bytes += size
-        outbox.head = queue[-1][0] if queue else last
-        if close:
-            outbox.end(int(close[0]), *close_of(close[1], close[2]))
-        outbox.transport = transport
-        outbox.written_at = asyncio.get_running_loop().time()  # the attach wrote it
-        previous = notifier.adopt(outbox, mark)
+            if status != b"ok":
+                raise ProtocolError(
+                    f"resume after {last} but the last message sent is {int(result[1])}"
+                )
+            outbox = self._outbox(session_id, listener, transport, last, result)
+            adopted = True
+            previous = notifier.adopt(outbox, mark)
+        finally:
+            if not adopted:
+                notifier.forget_mark()
+        consumed, replaced_id, first = result[1:4]
         replaced = text(replaced_id) or None
         if self.on_transport is not None:
             self.on_transport(session_id, transport)
@@ -182,6 +157,45 @@ class Outgoing:
                     CloseCode.TRANSPORT_REPLACED, "a newer connection took over"
                 )
         return Attached(ack=int(consumed), replaced=replaced, first=bool(first))
+
+    def _outbox(
+        self,
+        session_id: SessionId,
+        listener: Listener,
+        transport: TransportName,
+        last: int,
+        result: list[Any],
+    ) -> Outbox:
+        """The outbox an attach script's answer describes."""
+        cursor, last_g, rooms, close, flat, mq, mb, away = result[4:]
+        if away:
+            self.handler_elsewhere(session_id)
+        outbox = Outbox(
+            session_id,
+            listener,
+            acked=last,
+            acked_g=int(last_g),
+            cursor=int(cursor),
+            consumed=int(result[1]),
+            rooms={}
+            if close
+            else {text(r): int(g) for r, g in zip(rooms[::2], rooms[1::2], strict=True)},
+            max_count=None if int(mq) < 0 else int(mq),
+            max_bytes=None if int(mb) < 0 else int(mb),
+        )
+        queue, directs = outbox.queue, outbox.directs
+        for i in range(0, len(flat), 6):
+            seq, size = int(flat[i]), int(flat[i + 4])
+            queue.append((seq, int(flat[i + 1]), decode(flat[i + 2], flat[i + 3]), size))
+            outbox.bytes += size
+            if int(flat[i + 5]):
+                directs.append(seq)
+        outbox.head = queue[-1][0] if queue else last
+        if close:
+            outbox.end(int(close[0]), *close_of(close[1], close[2]))
+        outbox.transport = transport
+        outbox.written_at = asyncio.get_running_loop().time()  # the attach wrote it
+        return outbox
 
     async def _reattach(
         self,

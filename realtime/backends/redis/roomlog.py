@@ -95,8 +95,8 @@ end
 
 -- Number the messages ``entries`` (from collect) after the checkpoint's ``acked``; the client
 -- holds those up to ``last``. Returns the g of message ``last`` (``og`` if it is the
--- checkpoint's), the messages after ``last`` as {seq, g, kind, data, size}, their count and
--- bytes, and the g of the first room message that finds the window full (nil: none).
+-- checkpoint's), the messages after ``last`` as {seq, g, kind, data, size, direct}, their
+-- count and bytes, and the g of the first room message that finds the window full (nil: none).
 local function number(entries, acked, og, last, mq, mb)
   local last_g, after, count, bytes = og, {}, 0, 0
   for i, e in ipairs(entries) do
@@ -108,7 +108,7 @@ local function number(entries, acked, og, last, mq, mb)
         return last_g, after, count, bytes, e[1]
       end
       count, bytes = count + 1, bytes + e[4]
-      after[#after + 1] = {seq, e[1], e[2], e[3], e[4]}
+      after[#after + 1] = {seq, e[1], e[2], e[3], e[4], e[5] and 0 or 1}
     end
   end
   return last_g, after, count, bytes, nil
