@@ -119,6 +119,8 @@ class Outgoing:
             if attached is not None:
                 return attached
         notifier = self.notifier
+        local = notifier.outboxes.get(session_id)  # what this process knows is acknowledged
+        known = (local.acked, local.acked_g) if local is not None else (0, 0)
         mark = notifier.recording()
         adopted = False
         try:
@@ -131,6 +133,7 @@ class Outgoing:
                 last,
                 repr(now),
                 round(self.key_ttl * 1000),
+                *known,
             )
             status = result[0]
             if status == b"unknown":

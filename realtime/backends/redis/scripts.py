@@ -116,6 +116,8 @@ return 'created'
 ATTACH = """
 -- Attach a connection that holds the messages up to ``last``: the checkpoint moves there, and
 -- the answer is what the process needs to number what comes next (notifier.py, outbox.py).
+-- ARGV[9..10]: the checkpoint the attaching process holds in memory (0 0: none), which may be
+-- newer than the one written.
 local sid, cid, node, transport = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local last, now, ttl = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
 local h = key('s', sid)
@@ -123,6 +125,10 @@ local f = redis.call('HMGET', h, 'st', 'oa', 'og', 'ic', 'cid', 'cn', 'hn', 'cg'
   'ca', 'wb', 'hs')
 if not f[1] then return {'unknown'} end
 local acked, og = tonumber(f[2]), tonumber(f[3])
+if tonumber(ARGV[9]) > acked then  -- acknowledged in this process, not written yet
+  acked, og = tonumber(ARGV[9]), tonumber(ARGV[10])
+  checkpoint(sid, h, acked, og, f[11])
+end
 if last < acked then return {'gap', tostring(acked + 1)} end
 local top = top_g()
 local entries = collect(sid, og, upto_of(f[8]))
