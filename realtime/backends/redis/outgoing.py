@@ -222,7 +222,8 @@ class Outgoing:
             return None
         outbox.listener, outbox.transport = listener, transport
         outbox.consumed = max(outbox.consumed, int(answer[1]))
-        outbox.ack(last)
+        if outbox.ack(last) and outbox.waiter:
+            self._flush_soon.set()
         if int(answer[2]):
             self.handler_elsewhere(session_id)
         if self.on_transport is not None:
@@ -409,12 +410,12 @@ class Outgoing:
         stride = self.stride
         due = [box for box in self.notifier.outboxes.values() if box.due(now, stride)]
         for start in range(0, len(due), FLUSH_BATCH):
-            batch: list[str | int] = []
+            batch: list[str | int] = [self.node]
             written = [(outbox, outbox.acked) for outbox in due[start : start + FLUSH_BATCH]]
             for outbox, acked in written:
                 count, size = outbox.unacked
-                batch += [outbox.session_id, outbox.listener.id, acked, outbox.acked_g]
-                batch += [count, size]
-            await self._run("flush", *batch)
+                batch += [outbox.session_id, acked, outbox.acked_g, count, size]
+            moved = {text(session_id) for session_id in await self._run("flush", *batch)}
             for outbox, acked in written:
-                outbox.wrote(now, acked)
+                if outbox.session_id not in moved:  # else another process holds it now
+                    outbox.wrote(now, acked)

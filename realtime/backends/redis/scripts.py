@@ -220,24 +220,28 @@ return 1
 """
 
 FLUSH = """
--- Checkpoints of sessions whose connection this process holds, as it counted them: groups of
--- sid, connection id, acked, its g, unacknowledged messages and bytes.
-for i = 2, #ARGV, 6 do
-  local sid, cid = ARGV[i], ARGV[i + 1]
-  local seq, g, count, bytes = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), ARGV[i + 4],
-    ARGV[i + 5]
+-- Checkpoints of sessions whose connection this process (ARGV[2]) holds, as it counted them:
+-- groups of sid, acked, its g, unacknowledged messages and bytes. Returns the sessions whose
+-- connection it does not hold any more (nothing written for them).
+local node, moved = ARGV[2], {}
+for i = 3, #ARGV, 5 do
+  local sid = ARGV[i]
+  local seq, g, count, bytes = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3],
+    ARGV[i + 4]
   local h = key('s', sid)
-  local f = redis.call('HMGET', h, 'cid', 'oa', 'ca', 'w', 'mq', 'mb')
-  if f[1] == cid then
+  local f = redis.call('HMGET', h, 'cn', 'oa', 'ca', 'w', 'mq', 'mb')
+  if f[1] == node then
     if seq > tonumber(f[2]) then checkpoint(sid, h, seq, g, f[3]) end
     redis.call('HSET', h, 'ua', count, 'ub', bytes)
     if f[4] and has_room(tonumber(count), tonumber(bytes), 0, tonumber(f[5]), tonumber(f[6])) then
       redis.call('HDEL', h, 'w')
       notify(f[4], 'k ' .. sid)
     end
+  else
+    moved[#moved + 1] = sid
   end
 end
-return 1
+return moved
 """
 
 TOUCH = """
