@@ -2,7 +2,8 @@
 
 Starts a private redis-server on 127.0.0.1, creates 1,000 sessions through RedisBackend, and
 prints Redis's used memory per session: negotiated; attached, with its handler claimed and one
-room joined; and with ten unacknowledged 100-byte messages queued.
+room joined; with ten unacknowledged 100-byte direct messages queued; and after ten 100-byte
+messages published to the room they are all in (held once, in the room's log).
 """
 
 from __future__ import annotations
@@ -67,12 +68,16 @@ async def measure(url: str) -> None:
         for _ in range(10):
             await backend.push(session_id, "x" * 100, 100, 0)  # type: ignore[arg-type]
     queued = await used()
+    for _ in range(10):
+        await backend.publish("general", "y" * 100, 100)
+    published = await used()
     await backend.stop()
     print(f"per session, over {SESSIONS} sessions:")
     print(f"  negotiated:                          {(negotiated - base) / SESSIONS:6.0f} B")
     print(f"  attached, handler claimed, one room: {(attached - base) / SESSIONS:6.0f} B")
     print(f"  + 10 unacknowledged 100-byte messages: {(queued - base) / SESSIONS:6.0f} B")
     print(f"  per queued message:                  {(queued - attached) / SESSIONS / 10:6.0f} B")
+    print(f"  per room message, per member:        {(published - queued) / SESSIONS / 10:6.1f} B")
 
 
 def main() -> None:

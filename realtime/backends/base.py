@@ -211,8 +211,10 @@ class Backend(Protocol):
 
     async def push(
         self, session_id: SessionId, data: str | bytes, size: int, timeout: float | None
-    ) -> int:
-        """Queue a message for the client; wait up to ``timeout`` for room. Return its number.
+    ) -> None:
+        """Queue a message for the client; wait up to ``timeout`` for room. It is numbered
+        in the session's sequence where the process holding its connection reads it (a shared
+        backend numbers a session's messages there), so no number is returned.
 
         Called by the process that claimed the session's handler (it is told of acks).
 

@@ -260,7 +260,7 @@ class MemoryBackend:
 
     async def push(
         self, session_id: SessionId, data: str | bytes, size: int, timeout: float | None
-    ) -> int:
+    ) -> None:
         entry = self._get(session_id)
         state = entry.state
         if not (state.closed or state.has_room(size)) and not await self._wait_for_room(
@@ -269,9 +269,8 @@ class MemoryBackend:
             raise BufferFull(f"no room for {timeout} s: the client does not acknowledge")
         if state.closed:
             raise entry.closed_error()
-        seq = state.push(data, size)
+        state.push(data, size)
         entry.wake()
-        return seq
 
     async def _wait_for_room(self, entry: _Entry, size: int, timeout: float | None) -> bool:
         """Wait until the session has room for ``size`` bytes: in its window (its acks tell),

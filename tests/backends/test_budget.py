@@ -53,9 +53,9 @@ async def test_messages_to_one_address_stop_at_its_budget(backend: Backend) -> N
     with pytest.raises(BufferFull):
         await backend.push(two, "b" * 60, 60, 0)
     other = await session_of(backend, BOB)
-    assert await backend.push(other, "c" * 60, 60, 0) == 1
+    await backend.push(other, "c" * 60, 60, 0)
     await backend.ack(one, 1)
-    assert await backend.push(two, "b" * 60, 60, 0) == 1
+    await backend.push(two, "b" * 60, 60, 0)
 
 
 async def test_a_publish_past_the_budget_ends_the_member_with_4005(backend: Backend) -> None:
@@ -83,7 +83,8 @@ async def test_a_sender_waiting_for_the_budget_goes_on_when_another_session_free
     assert not sender.done()
     await backend.ack(holder, 1)
     async with asyncio.timeout(2):
-        assert await sender == 1
+        await sender
+    assert len((await backend.pending(waiting, 0, None, None)).messages) == 1
 
 
 async def test_the_total_bounds_every_address(backend: Backend) -> None:
@@ -104,6 +105,6 @@ async def test_a_forgotten_session_gives_its_bytes_back(backend: Backend) -> Non
     await backend.expire(100.0, 10.0)  # and forgets the session a ttl later
     assert await backend.snapshot(gone) is None
     fresh = await session_of(backend, ADA)
-    assert await backend.push(fresh, "c" * 100, 100, 0) == 1
+    await backend.push(fresh, "c" * 100, 100, 0)
     with pytest.raises(BufferFull):
         await backend.push(fresh, "d", 1, 0)  # the fresh session holds the budget now

@@ -133,8 +133,8 @@ async def test_push_wakes_the_listener_and_pending_resumes_after_a_number(backen
     session_id = await new_session(backend)
     probe = Probe()
     await backend.attach(session_id, probe, "websocket", 0, 1.0)
-    assert await backend.push(session_id, "one", 3, 0) == 1
-    assert await backend.push(session_id, b"two", 3, 0) == 2
+    await backend.push(session_id, "one", 3, 0)
+    await backend.push(session_id, b"two", 3, 0)
     await eventually(lambda: probe.wakes == 2)
     pending = await backend.pending(session_id, 0, None, None)
     assert (pending.messages, pending.close, pending.ack) == ([(1, "one"), (2, b"two")], None, 0)
@@ -153,7 +153,8 @@ async def test_acks_free_the_window_and_unblock_senders(backend: Backend) -> Non
     await first_steps()
     assert not blocked.done()
     await backend.ack(session_id, 1)
-    assert await asyncio.wait_for(blocked, 5) == 3
+    await asyncio.wait_for(blocked, 5)
+    assert [seq for seq, _ in (await backend.pending(session_id, 1, None, None)).messages] == [2, 3]
     with pytest.raises(ProtocolError):
         await backend.ack(session_id, 9)
     with pytest.raises(ReplayGap):
@@ -404,8 +405,8 @@ async def test_empty_messages_both_ways(backend: Backend) -> None:
     assert await backend.deliver(session_id, 2, b"", 0, 0.0) == 0
     assert await backend.receive(session_id) == ""
     assert await backend.receive(session_id) == b""
-    assert await backend.push(session_id, "", 0, 0) == 1
-    assert await backend.push(session_id, b"", 0, 0) == 2
+    await backend.push(session_id, "", 0, 0)
+    await backend.push(session_id, b"", 0, 0)
     assert (await backend.pending(session_id, 0, None, None)).messages == [(1, ""), (2, b"")]
     await backend.ack(session_id, 2)
     assert (await backend.pending(session_id, 2, None, None)).messages == []

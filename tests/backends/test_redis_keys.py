@@ -51,6 +51,8 @@ async def test_every_key_of_a_session_has_a_ttl_from_its_creation(backend: Redis
     assert await backend.create(joined_first, 1.0) == "created"
     await backend.join(joined_first.id, "hall")
     await backend.attach(joined_first.id, Probe(), "sse", 0, 1.0)
+    await backend.leave(joined_first.id, "hall")  # a past membership (rh) ...
+    await backend.join(joined_first.id, "hall")  # ... and a current one (ri)
     await backend.push(info.id, "hello", 5, 0)
     await backend.deliver(info.id, 1, "hi", 2, 1.0)
     await backend.publish("lobby", "news", 4)
@@ -65,6 +67,7 @@ async def test_every_key_of_a_session_has_a_ttl_from_its_creation(backend: Redis
     assert without_ttl == set()
     room_keys = {f"{prefix}:{kind}:lobby" for kind in ("room", "log", "rn", "rw")}
     assert {f"{prefix}:s:{info.id}", f"{prefix}:r:{info.id}", f"{prefix}:rn:hall"} <= set(keys)
+    assert {f"{prefix}:ri:{joined_first.id}", f"{prefix}:rh:{joined_first.id}"} <= set(keys)
     assert room_keys <= set(keys)
 
 

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from realtime.backends.base import SessionInfo
 from realtime.backends.redis import RedisBackend
+from realtime.exceptions import ReplayGap
 from realtime.types import SessionId
 from tests.backends.test_contract import Probe, eventually, new_session
 
@@ -46,12 +47,12 @@ async def commands_run(client: Redis) -> int:
     return sum(int(entry["calls"]) for name, entry in stats.items() if name not in BACKGROUND)
 
 
-async def test_a_publish_costs_the_same_commands_for_a_room_of_5_and_of_50(
+async def test_a_publish_costs_the_same_commands_for_a_room_of_50_and_of_500(
     nodes: tuple[RedisBackend, RedisBackend],
 ) -> None:
     a, b = nodes
     costs = []
-    for size in (5, 50):
+    for size in (50, 500):
         room = f"room-{size}"
         members = [await new_session(a, max_queue=100) for _ in range(size)]
         for index, session_id in enumerate(members):  # connections on both nodes
@@ -79,7 +80,7 @@ async def test_a_member_gets_what_was_published_while_it_was_in_the_room_in_orde
     await b.publish("news", "n1", 2)
     await a.join(session_id, "sport")
     await b.publish("sport", "s1", 2)
-    assert await a.push(session_id, "direct", 6, 0) == 3  # numbered after what came before
+    await a.push(session_id, "direct", 6, 0)  # numbered after what came before
     await a.publish("news", "n2", 2)
     await b.publish("news", "excluded", 8, exclude=session_id)
     await a.leave(session_id, "news")
@@ -116,21 +117,32 @@ async def test_only_the_nodes_holding_members_are_woken_and_joins_elsewhere_coun
     assert await a.client.hgetall(f"{a.prefix}:rn:lobby") == {}
 
 
-async def test_a_member_that_fell_behind_the_room_log_is_closed_with_4005(
+async def test_a_session_numbered_behind_what_a_room_log_keeps_cannot_resume_elsewhere(
     nodes: tuple[RedisBackend, RedisBackend],
 ) -> None:
-    a, _ = nodes
+    a, b = nodes
     behind = await new_session(a, max_queue=1000)
     reading = await new_session(a, max_queue=1000)
-    await a.attach(behind, Probe(), "websocket", 0, 1.0)  # its connection never reads
+    await a.attach(behind, Probe(), "websocket", 0, 1.0)  # its client never acknowledges
+    await b.attach(reading, Probe(), "websocket", 0, 1.0)
     for session_id in (behind, reading):
         await a.join(session_id, "busy")
     for i in range(30):  # the log keeps 20
         await a.publish("busy", f"m{i}", 3)
-        await sequence(a, reading)  # this one reads as they come
-    pending = await a.pending(behind, 0, None, None)
-    assert (pending.messages, pending.close) == ([], (4005, "too many unacknowledged messages"))
-    assert [m for _, m in await sequence(a, reading)] == [f"m{i}" for i in range(30)]
+    everything = [(i + 1, f"m{i}") for i in range(30)]
+    await eventually(lambda: len(a.notifier.outboxes[behind].queue) == 30)
+    assert await sequence(a, behind) == everything  # its own process numbered each as it came
+    await eventually(lambda: len(b.notifier.outboxes[reading].queue) == 30)
+    assert await sequence(b, reading) == everything
+    await b.ack(reading, 30)
+    await b.outgoing.flush()  # its checkpoint: message 30
+    # Elsewhere, numbering starts from the checkpoint: 0 for one, behind what the log keeps.
+    with pytest.raises(ReplayGap):
+        await b.attach(behind, Probe(), "sse", 0, 2.0)
+    await a.attach(reading, Probe(), "sse", 30, 2.0)  # the other's checkpoint is recent
+    await a.publish("busy", "after", 5)
+    await eventually(lambda: len(a.notifier.outboxes[reading].queue) == 1)
+    assert (await a.pending(reading, 30, None, None)).messages == [(31, "after")]
 
 
 async def test_a_member_without_connection_is_numbered_by_the_publish_and_closed_past_its_window(
@@ -169,42 +181,57 @@ async def test_members_whose_keys_are_gone_leave_the_room_and_its_counts(
     assert await a.members("room") == {staying}
 
 
-async def test_a_merge_longer_than_a_batch_keeps_the_order_of_every_room(redis_url: str) -> None:
+async def test_a_long_backlog_of_two_rooms_is_numbered_alike_by_its_node_and_from_the_logs(
+    redis_url: str,
+) -> None:
     backend = RedisBackend(redis_url, prefix=f"test-{secrets.token_hex(4)}")
     await backend.start()
     try:
         session_id = await new_session(backend, max_queue=5000)
-        await backend.attach(session_id, Probe(), "websocket", 0, 1.0)  # publishes merge nothing
+        probe = Probe()
+        await backend.attach(session_id, probe, "websocket", 0, 1.0)
         for room in ("busy", "quiet"):
             await backend.join(session_id, room)
-        for i in range(2500):  # more than a merge batch (1000) of one room, less of the other
-            await backend.publish("quiet" if i % 4 == 0 else "busy", str(i), len(str(i)))
-        messages = await sequence(backend, session_id)
-        assert messages == [(i + 1, str(i)) for i in range(2500)]
+        for i in range(2500):
+            room = "quiet" if i % 4 == 0 else "busy"
+            await backend.publish(room, str(i), len(str(i)))
+            if i % 100 == 50:
+                await backend.push(session_id, f"direct {i}", 9, 0)
+        expected = []
+        for i in range(2500):
+            expected.append(str(i))
+            if i % 100 == 50:
+                expected.append(f"direct {i}")
+        numbered = [(seq + 1, data) for seq, data in enumerate(expected)]
+        await eventually(lambda: len(backend.notifier.outboxes[session_id].queue) == len(expected))
+        assert await sequence(backend, session_id) == numbered  # from memory, as they came
+        await backend.detach(session_id, probe, 2.0)
+        assert await sequence(backend, session_id) == numbered  # from the logs
     finally:
         await backend.stop()
 
 
-async def test_a_merge_charges_the_address_budget_and_an_ack_gives_it_back(
+async def test_room_messages_charge_the_address_budget_while_the_member_waits(
     nodes: tuple[RedisBackend, RedisBackend],
 ) -> None:
     a, _ = nodes
 
-    async def member(max_client_bytes: int) -> SessionId:
+    async def member() -> SessionId:
         session_id = SessionId(secrets.token_urlsafe(8))
-        info = SessionInfo(
-            session_id, "0" * 64, 0.0, client="10.9.9.9", max_client_bytes=max_client_bytes
-        )
+        info = SessionInfo(session_id, "0" * 64, 0.0, client="10.9.9.9", max_client_bytes=100)
         assert await a.create(info, 0.0) == "created"
-        await a.attach(session_id, Probe(), "websocket", 0, 1.0)  # merged when read
-        await a.join(session_id, "room")
+        await a.join(session_id, "room")  # no connection: the publish counts it
         return session_id
 
-    first, second = await member(100), await member(100)
-    await a.publish("room", "x" * 60, 60)
-    assert await sequence(a, first) == [(1, "x" * 60)]  # the address holds 60 bytes now
-    pending = await a.pending(second, 0, None, None)  # 60 more would be past 100
-    assert pending.messages == []
-    assert pending.close is not None and "max_client_bytes" in pending.close[1]
-    await a.ack(first, 1)
+    first, second = await member(), await member()
+    assert await a.publish("room", "x" * 60, 60) == 1  # 60 more would be past 100
+    snapshots = [await a.snapshot(session_id) for session_id in (first, second)]
+    codes = sorted(snapshot.close_code or 0 for snapshot in snapshots if snapshot is not None)
+    assert codes == [0, 4005]
+    kept = first if snapshots[0] is not None and snapshots[0].close_code is None else second
+    assert await a.client.get(f"{a.prefix}:mem:10.9.9.9") == b"60"
+    # Attached, its process holds the room's messages (one copy of each, in the room's log
+    # and in the process's memory, whatever the room's size): the budget is given back.
+    await a.attach(kept, Probe(), "websocket", 0, 1.0)
     assert await a.client.get(f"{a.prefix}:mem:10.9.9.9") == b"0"
+    assert await sequence(a, kept) == [(1, "x" * 60)]

@@ -51,7 +51,17 @@ async def connect_many(url: str, count: int, **options: object) -> list[Connecti
         async with limit:
             return await realtime.client.connect(url, transport=transport, **{**CLIENT, **options})
 
-    return list(await asyncio.gather(*(one(next(transports)) for _ in range(count))))
+    opened = await asyncio.gather(
+        *(one(next(transports)) for _ in range(count)), return_exceptions=True
+    )
+    failures = [result for result in opened if isinstance(result, BaseException)]
+    if failures:  # close what did open: its sockets must not outlive this test
+        await asyncio.gather(
+            *(c.close() for c in opened if not isinstance(c, BaseException)),
+            return_exceptions=True,
+        )
+        raise failures[0]
+    return [c for c in opened if not isinstance(c, BaseException)]
 
 
 async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:

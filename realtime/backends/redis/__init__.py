@@ -6,9 +6,17 @@
     app = RealtimeApp(handler, backend=RedisBackend("redis://localhost:6379/0"))
 
 Any process serves any request of any session: no sticky sessions. Each session is a hash, a
-stream per direction and a set of rooms (:mod:`~realtime.backends.redis.scripts` has the
-layout); every change is one atomic Lua script. A process is told what concerns it (a message
-for a connection it holds, a message for a handler it runs) on its own pub/sub channel.
+log of its own messages, an inbox and its rooms (:mod:`~realtime.backends.redis.scripts` has
+the layout); every change is one atomic Lua script. A process is told what concerns it on its
+own pub/sub channel (:mod:`~realtime.backends.redis.notifier`).
+
+A room's publish is appended once to the room's log and sent once to each process holding
+members' connections, which fans it out from memory
+(:mod:`~realtime.backends.redis.roomlog`): Redis work per publish does not grow with the room.
+The process holding a connection numbers its session's messages itself and writes a
+checkpoint of them to Redis now and then (:mod:`~realtime.backends.redis.outbox`,
+:mod:`~realtime.backends.redis.outgoing`); any other process numbers them alike from the
+checkpoint and the logs, so a session resumes anywhere with nothing lost or doubled.
 
 A process that dies is noticed by the others within ``node_ttl`` seconds (plus the reaper's
 period): its connections are detached, so their clients resume elsewhere, and its handlers are
@@ -23,8 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,21 +56,22 @@ from realtime.backends.base import (
     SessionInfo,
     SessionSnapshot,
 )
-from realtime.backends.redis import credentials, state
+from realtime.backends.redis import credentials, incoming, state
 from realtime.backends.redis.cancellation import raise_if_cancelled
-from realtime.backends.redis.codec import close_of, decode, encode, limit, text, translating_errors
+from realtime.backends.redis.codec import close_of, encode, text, translating_errors
 from realtime.backends.redis.heartbeat import Heartbeat, sync_client
 from realtime.backends.redis.notifier import Notifier
+from realtime.backends.redis.outgoing import Outgoing
+from realtime.backends.redis.records import (
+    SNAPSHOT_FIELDS,
+    create_arguments,
+    info_of,
+    snapshot_of,
+)
 from realtime.backends.redis.roomlog import RETENTION
 from realtime.backends.redis.scripts import SCRIPTS
 from realtime.backends.redis.upkeep import REFRESH_PERIOD, refresh_keys, warn_if_redis_may_evict
 from realtime.exceptions import (
-    BufferFull,
-    InboxFull,
-    OverBudget,
-    ProtocolError,
-    RateLimited,
-    ReplayGap,
     SessionClosed,
     UnknownSession,
 )
@@ -72,13 +81,9 @@ from realtime.types import SessionId, TransportName
 
 __all__ = ["RedisBackend"]
 
-LAG_CHECK_PERIOD = 0.5
-"""Seconds between two checks of the windows of the sessions whose connection lags."""
-LAG_CHECK_BATCH = 200
-"""Sessions per check script."""
-BUDGET_RECHECK = 0.25
-"""Seconds between checks of a sender that waits for its address's byte budget: acks of the
-address's other sessions free it, and no notification tells of those."""
+
+HINT_LIFETIME = 1.0
+"""Seconds a request's word that the handler runs elsewhere spares the claim a round trip."""
 
 
 class RedisBackend:
@@ -103,9 +108,11 @@ class RedisBackend:
         key_ttl: Seconds after which the keys of a session that no live process touches are
             deleted by Redis itself: a safety net, normally the reaper deletes them.
         room_log_length: Messages each room's log keeps (see
-            :mod:`~realtime.backends.redis.roomlog`). A member that has not read as many as
-            that of a room's messages yet is closed with 4005, as one past its window is:
-            keep it above the sessions' ``max_queue``, and the same on every process.
+            :mod:`~realtime.backends.redis.roomlog`). A session that resumes on another
+            process (or after its process died) is numbered from its last checkpoint and its
+            rooms' logs: if a log dropped messages it had not acknowledged at its checkpoint,
+            it ends with 4004. Keep it well above the sessions' ``max_queue``, and the same
+            on every process.
     """
 
     def __init__(
@@ -145,7 +152,7 @@ class RedisBackend:
         self._notifier: Notifier | None = None
         self._heartbeat: Heartbeat | None = None
         self._refresher: asyncio.Task[None] | None = None
-        self._checker: asyncio.Task[None] | None = None
+        self._outgoing: Outgoing | None = None
         self._handlers: set[str] = set()
         self._orphans: list[SessionId] = []
         self._on_transport: Callable[[SessionId, TransportName], None] | None = None
@@ -157,6 +164,12 @@ class RedisBackend:
         if self._client is None:
             raise RuntimeError("RedisBackend is not started")
         return self._client
+
+    @property
+    def outgoing(self) -> Outgoing:
+        if self._outgoing is None:
+            raise RuntimeError("RedisBackend is not started")
+        return self._outgoing
 
     @property
     def notifier(self) -> Notifier:
@@ -198,9 +211,13 @@ class RedisBackend:
         self._heartbeat = heartbeat
         self._notifier = Notifier(self.client, self._key("ch", self.node))
         self._notifier.on_transport = self._on_transport
+        self._outgoing = Outgoing(
+            self._run, self._notifier, self.node, self.key_ttl, self.room_log_length, time.time
+        )
+        self._outgoing.on_transport = self._on_transport
         await self._notifier.start()
+        self._outgoing.start()
         self._refresher = asyncio.create_task(self._refresh_forever(), name="realtime-redis-ttl")
-        self._checker = asyncio.create_task(self._check_laggards(), name="realtime-redis-lag")
         await warn_if_redis_may_evict(self.client)
 
     async def vanish(self) -> None:
@@ -225,12 +242,13 @@ class RedisBackend:
         if self._heartbeat is not None:
             await self._heartbeat.stop()
             self._heartbeat = None
-        for task in (self._refresher, self._checker):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._refresher = self._checker = None
+        if self._outgoing is not None:
+            await self._outgoing.stop()
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
         if self._notifier is not None:
             await self._notifier.stop()
 
@@ -239,36 +257,21 @@ class RedisBackend:
         end them, so that their clients attach again and are found again."""
         if self._notifier is None:
             return
-        for listener in list(self.notifier.listeners.values()):
+        for listener in self.outgoing.forget_all():
             listener.disconnect(CloseCode.BACKEND_UNAVAILABLE, "resume: this server was away")
 
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(min(REFRESH_PERIOD, self.key_ttl / 4))
-            sessions = set(self.notifier.listeners) | self._handlers
+            sessions = set(self.notifier.outboxes) | self._handlers
             try:
-                await refresh_keys(
+                gone = await refresh_keys(
                     self._scripts["refresh"], self.prefix, self.node, sessions, self.key_ttl
                 )
             except (RedisError, OSError):
-                pass  # Redis is away: the notifier and the requests say so
-            raise_if_cancelled()
-
-    async def _check_laggards(self) -> None:
-        """Every LAG_CHECK_PERIOD, merge the rooms' news into the sessions whose connection
-        has not read it yet (:attr:`Notifier.lagging`), so that one without room is closed
-        with 4005 while its connection's write hangs, as a publish would close it."""
-        notifier = self.notifier
-        while True:
-            await asyncio.sleep(LAG_CHECK_PERIOD)
-            lagging, notifier.lagging = notifier.lagging, set()
-            listeners = notifier.listeners
-            sessions = sorted(sid for sid in lagging if getattr(listeners.get(sid), "busy", False))
-            for start in range(0, len(sessions), LAG_CHECK_BATCH):
-                try:
-                    await self._run("catch_up", *sessions[start : start + LAG_CHECK_BATCH])
-                except (RedisError, OSError):
-                    break  # Redis is away: the notifier and the requests say so
+                gone = []  # Redis is away: the notifier and the requests say so
+            for session_id in gone:
+                self.outgoing.gone(SessionId(session_id))
             raise_if_cancelled()
 
     async def _run(self, name: str, *args: str | bytes | int) -> Any:
@@ -288,41 +291,8 @@ class RedisBackend:
         max_sessions: int | None = None,
         max_per_client: int | None = None,
     ) -> Admission:
-        body = json.dumps(
-            {
-                "id": info.id,
-                "token_hash": info.token_hash,
-                "created": info.created,
-                "headers": info.headers,
-                "query_string": info.query_string,
-                "user": info.user,
-                "client": info.client,
-                "max_queue": info.max_queue,
-                "max_buffer_bytes": info.max_buffer_bytes,
-                "max_rate": info.max_rate,
-                "max_burst": info.max_burst,
-                "max_client_bytes": info.max_client_bytes,
-                "max_total_bytes": info.max_total_bytes,
-            }
-        )
-        result = text(
-            await self._run(
-                "create",
-                info.id,
-                body,
-                limit(info.max_queue),
-                limit(info.max_buffer_bytes),
-                repr(now),
-                round(self.key_ttl * 1000),
-                info.client or "",
-                "" if info.max_rate is None else repr(float(info.max_rate)),
-                info.max_burst,
-                limit(max_sessions),
-                limit(max_per_client),
-                limit(info.max_client_bytes),
-                limit(info.max_total_bytes),
-            )
-        )
+        arguments = create_arguments(info, now, self.key_ttl, max_sessions, max_per_client)
+        result = text(await self._run("create", *arguments))
         if result == "exists":
             raise ValueError(f"session {info.id!r} exists already")
         assert result in ("created", "server full", "client full"), result
@@ -335,27 +305,11 @@ class RedisBackend:
 
     @translating_errors
     async def info(self, session_id: SessionId) -> SessionInfo | None:
-        body = await self.client.hget(self._key("s", session_id), "info")
-        if body is None:
-            return None
-        fields = json.loads(body)
-        fields["headers"] = tuple(tuple(pair) for pair in fields["headers"])
-        return SessionInfo(**fields)
+        return info_of(await self.client.hget(self._key("s", session_id), "info"))
 
     @translating_errors
     async def snapshot(self, session_id: SessionId) -> SessionSnapshot | None:
-        status, transport, seen, code, reason = await self.client.hmget(
-            self._key("s", session_id), "st", "tr", "seen", "cc", "cr"
-        )
-        if status is None:
-            return None
-        return SessionSnapshot(
-            int(status),
-            text(transport) or None,  # type: ignore[arg-type]
-            float(seen or 0),
-            int(code) if code is not None else None,
-            text(reason),
-        )
+        return snapshot_of(await self.client.hmget(self._key("s", session_id), *SNAPSHOT_FIELDS))
 
     @translating_errors
     async def attach(
@@ -366,65 +320,22 @@ class RedisBackend:
         last: int,
         now: float,
     ) -> Attached:
-        listeners = self.notifier.listeners
-        previous = listeners.get(session_id)
-        listeners[session_id] = listener  # before the script: its notifications must find it
-        try:
-            result = await self._run(
-                "attach",
-                session_id,
-                listener.id,
-                self.node,
-                transport,
-                last,
-                repr(now),
-                round(self.key_ttl * 1000),
-            )
-        except BaseException:
-            self._restore(session_id, listener, previous)
-            raise
-        status = result[0]
-        if status != b"ok":
-            self._restore(session_id, listener, previous)
-            if status == b"unknown":
-                raise UnknownSession()
-            if status == b"gap":
-                raise ReplayGap(last, int(result[1]))
-            raise ProtocolError(
-                f"resume after {last} but the last message sent is {int(result[1])}"
-            )
-        replaced = text(result[2]) or None
-        self.notifier.track(session_id, [text(room) for room in result[4]])
-        if self._on_transport is not None:
-            self._on_transport(session_id, transport)
-        if previous is not None and previous is not listener and previous.id == replaced:
-            previous.disconnect(CloseCode.TRANSPORT_REPLACED, "a newer connection took over")
-        return Attached(ack=int(result[1]), replaced=replaced, first=bool(result[3]))
-
-    def _restore(self, session_id: str, listener: Listener, previous: Listener | None) -> None:
-        listeners = self.notifier.listeners
-        if listeners.get(session_id) is listener:
-            if previous is None:
-                del listeners[session_id]
-                self.notifier.untrack(session_id)
-            else:
-                listeners[session_id] = previous
+        return await self.outgoing.attach(session_id, listener, transport, last, now)
 
     @translating_errors
     async def detach(self, session_id: SessionId, listener: Listener, now: float) -> None:
-        notifier = self.notifier
-        rooms = sorted(notifier.rooms_of.get(session_id, ()))
-        if notifier.listeners.get(session_id) is listener:
-            del notifier.listeners[session_id]
-            notifier.untrack(session_id)
-        await self._run("detach", session_id, listener.id, self.node, repr(now), *rooms)
+        await self.outgoing.detach(session_id, listener, now)
 
     @translating_errors
     async def touch(self, session_id: SessionId, now: float) -> None:
-        await self._run("touch", session_id, repr(now))
+        if int(await self._run("touch", session_id, repr(now), self.node)):
+            self.outgoing.handler_elsewhere(session_id)
 
     @translating_errors
     async def claim_handler(self, session_id: SessionId) -> HandlerClaim | None:
+        seen = self.outgoing.handlers_elsewhere.pop(session_id, None)
+        if seen is not None and asyncio.get_running_loop().time() - seen < HINT_LIFETIME:
+            return None  # it ran in another process a moment ago: the request's own answer
         claim = await self._run("claim", session_id, self.node)
         if not claim:
             return None
@@ -440,14 +351,18 @@ class RedisBackend:
         self._on_transport = callback
         if self._notifier is not None:
             self._notifier.on_transport = callback
+        if self._outgoing is not None:
+            self._outgoing.on_transport = callback
 
     async def orphans(self) -> list[SessionId]:
         orphans, self._orphans = self._orphans, []
+        for session_id in orphans:  # their process died: no hint from before holds
+            self.outgoing.handlers_elsewhere.pop(session_id, None)
         return orphans
 
     @translating_errors
     async def close(self, session_id: SessionId, code: int, reason: str) -> bool:
-        return bool(await self._run("close", session_id, int(code), reason))  # not an IntEnum
+        return bool(await self._run("close", session_id, int(code), reason, ""))  # no IntEnum
 
     @translating_errors
     async def expire(self, now: float, ttl: float) -> list[SessionId]:
@@ -474,76 +389,18 @@ class RedisBackend:
     @translating_errors
     async def push(
         self, session_id: SessionId, data: str | bytes, size: int, timeout: float | None
-    ) -> int:
-        kind, payload = encode(data)
-        notifier = self.notifier
-        watch = None
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        try:
-            while True:
-                generation = watch.generation if watch is not None else -1
-                seq = int(await self._run("push", session_id, kind, payload, size, self.node))
-                if seq > 0:
-                    return seq
-                if seq == -2:
-                    raise UnknownSession()
-                if seq == -1:
-                    raise await self._closed_error(session_id)
-                if watch is None:  # full: arm the watch, then check again
-                    watch = notifier.watch(notifier.room, session_id)
-                    continue
-                remaining = None if deadline is None else deadline - loop.time()
-                if remaining is not None and remaining <= 0:
-                    raise BufferFull(f"no room for {timeout} s: the client does not acknowledge")
-                if seq == -3:  # the address's budget: other sessions' acks free it, untold
-                    remaining = (
-                        BUDGET_RECHECK if remaining is None else min(remaining, BUDGET_RECHECK)
-                    )
-                if watch.generation == generation:
-                    await watch.signal.wait(remaining)
-        finally:
-            if watch is not None:
-                notifier.unwatch(notifier.room, session_id, watch)
+    ) -> None:
+        await self.outgoing.push(session_id, data, size, timeout, self._closed_error)
 
     @translating_errors
     async def pending(
         self, session_id: SessionId, after: int, max_count: int | None, max_bytes: int | None
     ) -> Pending:
-        result = await self._run("pending", session_id, after, limit(max_count))
-        if result[0] == b"unknown":
-            raise UnknownSession()
-        status, last_seq, acked, code, reason, consumed, entries = result
-        if after > int(last_seq):
-            raise ProtocolError(
-                f"resume after {after} but the last message sent is {int(last_seq)}"
-            )
-        if after < int(acked):
-            raise ReplayGap(after, int(acked) + 1)
-        messages: list[tuple[int, str | bytes]] = []
-        budget = max_bytes
-        for entry_id, values in entries:
-            fields = dict(zip(values[::2], values[1::2], strict=True))
-            size = int(fields[b"z"])
-            if budget is not None:
-                if messages and size > budget:
-                    break
-                budget -= size
-            seq = int(entry_id.split(b"-", 1)[0])
-            messages.append((seq, decode(fields[b"k"], fields[b"d"])))
-        reached = messages[-1][0] if messages else after
-        close = None
-        if status == b"3" and reached == int(last_seq):
-            close = close_of(code, reason)
-        return Pending(messages, close, int(consumed), reached < int(last_seq))
+        return await self.outgoing.pending(session_id, after, max_count, max_bytes)
 
     @translating_errors
     async def ack(self, session_id: SessionId, seq: int) -> None:
-        result = int(await self._run("ack", session_id, seq))
-        if result == -2:
-            raise UnknownSession()
-        if result == -1:
-            raise ProtocolError(f"ack {seq} for a message never sent")
+        await self.outgoing.ack(session_id, seq)
 
     # -- Client to server -----------------------------------------------------------------
 
@@ -551,42 +408,14 @@ class RedisBackend:
     async def deliver(
         self, session_id: SessionId, seq: int, data: str | bytes, size: int, now: float
     ) -> int:
-        kind, payload = encode(data)
-        result = await self._run("deliver", session_id, seq, kind, payload, size, repr(now))
-        status = result[0]
-        if status == b"ok":
-            return int(result[1])
-        if status == b"unknown":
-            raise UnknownSession()
-        if status == b"closed":
-            raise SessionClosed.create(*close_of(result[1], result[2]))
-        if status == b"gap":
-            raise ProtocolError(f"message {seq} arrived but {int(result[1]) + 1} was expected")
-        if status == b"rate":
-            raise RateLimited("more messages per second than the session's rate limit")
-        if status == b"budget":
-            raise OverBudget(text(result[1]))
-        raise InboxFull("the client sent past its window")
+        try:
+            return await incoming.deliver(self._run, session_id, seq, data, size, now)
+        except UnknownSession:
+            raise self.outgoing.gone(session_id) from None
 
     @translating_errors
     async def receive(self, session_id: SessionId) -> str | bytes:
-        notifier = self.notifier
-        watch = notifier.watch(notifier.inbox, session_id)
-        try:
-            while True:
-                generation = watch.generation
-                result = await self._run("take", session_id)
-                status = result[0]
-                if status == b"msg":
-                    return decode(result[1], result[2])
-                if status == b"closed":
-                    raise SessionClosed.create(*close_of(result[1], result[2]))
-                if status == b"unknown":
-                    raise UnknownSession()
-                if watch.generation == generation:
-                    await watch.signal.wait()
-        finally:
-            notifier.unwatch(notifier.inbox, session_id, watch)
+        return await incoming.receive(self._run, self.notifier, session_id)
 
     # -- Rooms ----------------------------------------------------------------------------
 

@@ -1,17 +1,30 @@
 """Notifications from Redis to this process: one pub/sub channel per process.
 
-Scripts publish ``<kind> <sid> [<argument>]`` to the channel of the process that holds a
-session's connection (``o`` new messages, ``r`` an ack is owed, ``x <connection id>`` a newer
-connection took over, ``j|l <room>`` the session joined or left a room) or its handler (``i``
-a message arrived, ``t <transport>`` a connection attached elsewhere), ``k`` (acknowledgements
-made room) to a sender waiting for it, and ``c`` (closed) to all of them. A room's publish
-sends one ``p <room>`` per process holding members' connections: the notifier knows the
-rooms of its connections' sessions (from the attach, then ``j`` and ``l``) and wakes those in
-the room. The :class:`Notifier` turns them into wake-ups of local listeners and
-:class:`Watch` objects.
+The scripts publish to the channel of the process concerned. Those that carry a place ``g``
+in the global order (:mod:`~realtime.backends.redis.outbox`) are the events of a session's
+outgoing side, and arrive in ``g`` order::
 
-Pub/sub delivers at most once: while the subscription is down, notifications are lost. So
-after every (re)subscription the notifier wakes everything local, and everyone re-checks.
+    p <g> <kind> <size> <excluded sid or .> <room length>\\n<room><data>   a room's message
+    o <g> <sid> <kind> <size>\\n<data>                                     a direct message
+    j <g> <sid> <room>  |  l <g> <sid> <room>                             joined, left
+    c <g> <sid> <code> <reason>                                           ended, before g
+
+A room's message goes once to each process holding connections of its members, payload
+included; the notifier numbers it into each local member's :class:`Outbox` (the fan-out is
+here, in memory) and wakes the connection. The others carry no order: ``a <sid> <seq>`` (an
+acknowledgement that reached another process), ``w <sid>`` (a sender waits for room: write
+the acknowledgements soon), ``r <sid> <consumed>`` (the handler read: an ack is owed),
+``x <sid> <connection id>`` (a newer connection took over), ``t <sid> <transport>`` (a
+connection attached elsewhere, for the handler's process), ``i <sid>`` (a message for the
+handler) and ``k <sid>`` (room in the window, for a waiting sender).
+
+Pub/sub delivers at most once: while the subscription is down, events are lost. So after a
+resubscription every local connection is ended (its client resumes, and the attach reads the
+logs afresh) and every local waiter re-checks.
+
+An attach reads the logs up to some ``g`` in a script; events after it may be dispatched
+before its answer is back. :meth:`Notifier.recording` keeps the events dispatched meanwhile,
+and :meth:`Notifier.adopt` replays them into the new outbox.
 """
 
 from __future__ import annotations
@@ -24,8 +37,9 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from realtime.backends.base import Listener
 from realtime.backends.redis.cancellation import raise_if_cancelled
+from realtime.backends.redis.codec import decode
+from realtime.backends.redis.outbox import BUFFER_OVERFLOW_REASON, Outbox
 from realtime.protocol.frames import CloseCode
 from realtime.types import TRANSPORT_NAMES, SessionId, TransportName
 from realtime.wakeup import Signal
@@ -35,6 +49,9 @@ __all__ = ["Notifier", "Watch"]
 logger = logging.getLogger("realtime.backends.redis")
 
 RETRY_DELAY = 0.5
+
+Event = tuple[bytes, bytes]
+"""A notification as it came: its kind and the rest."""
 
 
 class Watch:
@@ -62,16 +79,10 @@ class Notifier:
     def __init__(self, client: Redis, channel: str) -> None:
         self._client = client
         self.channel = channel
-        self.listeners: dict[str, Listener] = {}
-        """Local connections, by session id."""
-        self.rooms_of: dict[str, set[str]] = {}
-        """The rooms of the sessions of local connections."""
+        self.outboxes: dict[str, Outbox] = {}
+        """The outgoing side of the sessions of local connections, by session id."""
         self.local_members: dict[str, set[str]] = {}
         """The sessions of local connections in each room."""
-        self.lagging: set[str] = set()
-        """Sessions whose connection had not acted on a room's news yet when more came:
-        their window is checked without waiting for their next read (a stalled client is
-        closed with 4005 even while its connection's write hangs)."""
         self.inbox: dict[str, Watch] = {}
         """Local handlers waiting for messages, by session id."""
         self.room: dict[str, Watch] = {}
@@ -80,6 +91,13 @@ class Notifier:
         self.subscribed = asyncio.Event()
         self.on_transport: Callable[[SessionId, TransportName], None] | None = None
         """Told of connections attached in other processes, for handlers running here."""
+        self.on_overflow: Callable[[Outbox, int], None] = lambda outbox, g: None
+        """Told when a room's message at ``g`` found a local session's window full."""
+        self.on_flush: Callable[[], None] = lambda: None
+        """Told when an outbox's acknowledgements should be written soon."""
+        self._journal: list[Event] = []
+        self._journal_start = 0
+        self._recorders = 0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="realtime-redis-notifier")
@@ -103,29 +121,51 @@ class Notifier:
         if watch.users <= 0 and table.get(session_id) is watch:
             del table[session_id]
 
-    def track(self, session_id: str, rooms: list[str]) -> None:
-        """A local connection attached, its session in ``rooms`` (added to what joins told
-        meanwhile: a room too many only costs a wake-up)."""
-        for room in rooms:
-            self._joined(session_id, room)
+    # -- Outboxes -------------------------------------------------------------------------
 
-    def untrack(self, session_id: str) -> None:
-        """The session's local connection is gone."""
-        for room in self.rooms_of.pop(session_id, ()):
-            self._left(session_id, room)
+    def recording(self) -> int:
+        """Start keeping the events dispatched from now on; the mark to give :meth:`adopt`
+        or :meth:`forget_mark`."""
+        self._recorders += 1
+        return self._journal_start + len(self._journal)
 
-    def _joined(self, session_id: str, room: str) -> None:
-        self.rooms_of.setdefault(session_id, set()).add(room)
-        self.local_members.setdefault(room, set()).add(session_id)
+    def forget_mark(self) -> None:
+        self._recorders -= 1
+        if self._recorders == 0:
+            self._journal_start += len(self._journal)
+            self._journal.clear()
 
-    def _left(self, session_id: str, room: str) -> None:
-        members = self.local_members.get(room)
-        if members is not None:
-            members.discard(session_id)
-            if not members:
-                del self.local_members[room]
+    def adopt(self, outbox: Outbox, mark: int) -> Outbox | None:
+        """Make ``outbox`` the session's, with the events since ``mark`` applied to it;
+        return the outbox it replaces."""
+        session_id = outbox.session_id
+        previous = self.drop(session_id)
+        self.outboxes[session_id] = outbox
+        for room in outbox.rooms:
+            self.local_members.setdefault(room, set()).add(session_id)
+        for kind, rest in self._journal[mark - self._journal_start :]:
+            self._apply(kind, rest, session_id)
+        self.forget_mark()
+        return previous
+
+    def drop(self, session_id: str, listener_id: str | None = None) -> Outbox | None:
+        """Forget the session's outbox (only if it serves ``listener_id``, when given)."""
+        outbox = self.outboxes.get(session_id)
+        if outbox is None or (listener_id is not None and outbox.listener.id != listener_id):
+            return None
+        del self.outboxes[session_id]
+        for room in outbox.rooms:
+            members = self.local_members.get(room)
+            if members is not None:
+                members.discard(session_id)
+                if not members:
+                    del self.local_members[room]
+        return outbox
+
+    # -- The subscription -----------------------------------------------------------------
 
     async def _run(self) -> None:
+        first = True
         while True:
             pubsub = self._client.pubsub(ignore_subscribe_messages=False)
             try:
@@ -134,9 +174,11 @@ class Notifier:
                     raise_if_cancelled()
                     if message["type"] == "subscribe":
                         self.subscribed.set()
-                        self._wake_everything()  # what was lost while unsubscribed
+                        if not first:
+                            self._events_lost()
+                        first = False
                     elif message["type"] == "message":
-                        self._dispatch(message["data"])
+                        self.dispatch(message["data"])
             except (RedisError, OSError) as exc:
                 raise_if_cancelled()
                 self.subscribed.clear()
@@ -146,52 +188,123 @@ class Notifier:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    def _wake_everything(self) -> None:
-        for listener in list(self.listeners.values()):
-            listener.wake()
+    def _events_lost(self) -> None:
+        """Events may have been lost while unsubscribed: local connections resume (their
+        attach reads the logs again), local waiters check again."""
+        for outbox in list(self.outboxes.values()):
+            outbox.listener.disconnect(CloseCode.BACKEND_UNAVAILABLE, "resume: events were lost")
         for table in (self.inbox, self.room):
             for watch in list(table.values()):
                 watch.bump()
 
-    def _dispatch(self, data: bytes) -> None:
-        kind, _, rest = data.decode("utf-8", "replace").partition(" ")
-        if kind == "o":  # new messages, for one or more sessions (a room's publish)
-            for session_id in rest.split(" "):
-                listener = self.listeners.get(session_id)
-                if listener is not None:
-                    listener.wake()
+    def dispatch(self, data: bytes) -> None:
+        kind, rest = data[:1], data[2:]
+        if self._recorders and kind in b"pojlc":
+            self._journal.append((kind, rest))
+        self._apply(kind, rest, None)
+
+    # -- Events ---------------------------------------------------------------------------
+
+    def _apply(self, kind: bytes, rest: bytes, only: str | None) -> None:
+        """Apply one event, to the session ``only`` if given (a replay), else to all."""
+        if kind == b"p":
+            self._room_message(rest, only)
             return
-        if kind == "p":  # a room's publish: wake the local members
-            for session_id in tuple(self.local_members.get(rest, ())):
-                listener = self.listeners.get(session_id)
-                if listener is not None:
-                    if getattr(listener, "busy", False):
-                        self.lagging.add(session_id)
-                    listener.wake()
+        if kind == b"o":
+            header, _, payload = rest.partition(b"\n")
+            g, session_id, tag, size = header.decode().split(" ")
+            if only is not None and session_id != only:
+                return
+            outbox = self.outboxes.get(session_id)
+            if outbox is not None and outbox.add(
+                int(g), decode(tag.encode(), payload), int(size), checked=False
+            ):
+                outbox.listener.wake()
             return
-        session_id, _, argument = rest.partition(" ")
-        if kind in ("j", "l"):
-            if session_id in self.listeners:
-                if kind == "j":
-                    self._joined(session_id, argument)
-                else:
-                    self.rooms_of.get(session_id, set()).discard(argument)
-                    self._left(session_id, argument)
+        text = rest.decode("utf-8", "replace")
+        if kind in b"jlc":
+            self._membership_or_end(kind, text, only)
             return
-        if kind in ("r", "c"):
-            listener = self.listeners.get(session_id)
-            if listener is not None:
-                listener.wake()
-        if kind == "x":
-            listener = self.listeners.get(session_id)
-            if listener is not None and listener.id == argument:
-                listener.disconnect(CloseCode.TRANSPORT_REPLACED, "a newer connection took over")
-        if kind == "t" and self.on_transport is not None and argument in TRANSPORT_NAMES:
-            self.on_transport(SessionId(session_id), argument)
-        if kind in ("i", "c"):
+        if only is not None:
+            return
+        session_id, _, argument = text.partition(" ")
+        outbox = self.outboxes.get(session_id)
+        if kind == b"r":
+            if outbox is not None:
+                outbox.consumed = max(outbox.consumed, int(argument))
+                outbox.listener.wake()
+        elif kind == b"a":
+            if outbox is not None:
+                with contextlib.suppress(Exception):  # past what it sent: no business of ours
+                    if outbox.ack(int(argument)) and outbox.waiter:
+                        self.on_flush()
+        elif kind == b"w":
+            if outbox is not None:
+                outbox.waiter = True
+                self.on_flush()
+        elif kind == b"x":
+            if outbox is not None and outbox.listener.id == argument:
+                self.drop(session_id)
+                outbox.listener.disconnect(
+                    CloseCode.TRANSPORT_REPLACED, "a newer connection took over"
+                )
+        elif kind == b"t":
+            if self.on_transport is not None and argument in TRANSPORT_NAMES:
+                self.on_transport(SessionId(session_id), argument)
+        elif kind == b"i":
             self._bump(self.inbox, session_id)
-        if kind in ("k", "c"):
+        elif kind == b"k":
             self._bump(self.room, session_id)
+
+    def _room_message(self, rest: bytes, only: str | None) -> None:
+        header, _, body = rest.partition(b"\n")
+        g_text, tag, size_text, excluded, length = header.decode().split(" ")
+        room = body[: int(length)].decode("utf-8")
+        members = self.local_members.get(room)
+        if not members:
+            return
+        g, size = int(g_text), int(size_text)
+        data = decode(tag.encode(), body[int(length) :])
+        outboxes = self.outboxes
+        for session_id in (only,) if only is not None else tuple(members):
+            outbox = outboxes.get(session_id)
+            if outbox is None or session_id == excluded or room not in outbox.rooms:
+                continue
+            if outbox.rooms[room] >= g:
+                continue
+            if outbox.add(g, data, size, checked=True):
+                outbox.listener.wake()
+            elif not outbox.closing:
+                outbox.closing = True
+                outbox.end(g, CloseCode.BUFFER_OVERFLOW, BUFFER_OVERFLOW_REASON)
+                self.on_overflow(outbox, g)
+                outbox.listener.wake()
+
+    def _membership_or_end(self, kind: bytes, text: str, only: str | None) -> None:
+        g_text, session_id, argument = text.split(" ", 2)
+        if only is not None and session_id != only:
+            return
+        g = int(g_text)
+        if kind == b"c":
+            self._bump(self.inbox, session_id)
+            self._bump(self.room, session_id)
+            outbox = self.outboxes.get(session_id)
+            code, _, reason = argument.partition(" ")
+            if outbox is not None and outbox.end(g, int(code), reason):
+                outbox.listener.wake()
+            return
+        outbox = self.outboxes.get(session_id)
+        if outbox is None:
+            return
+        if kind == b"j":
+            if outbox.joined(g, argument):
+                self.local_members.setdefault(argument, set()).add(session_id)
+        elif outbox.left(g, argument):
+            members = self.local_members.get(argument)
+            if members is not None:
+                members.discard(session_id)
+                if not members:
+                    del self.local_members[argument]
 
     @staticmethod
     def _bump(table: dict[str, Watch], session_id: str) -> None:

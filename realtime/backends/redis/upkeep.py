@@ -25,13 +25,17 @@ REFRESH_BATCH = 500
 
 async def refresh_keys(
     script: AsyncScript, prefix: str, node: str, sessions: Iterable[str], key_ttl: float
-) -> None:
-    """Push back the TTL of the keys of ``sessions`` (and of their rooms' sets, and of the
-    process's own sets) to ``key_ttl``: the ``refresh`` script, per batch of sessions."""
+) -> list[str]:
+    """Push back the TTL of the keys of ``sessions`` (and of their rooms' keys, and of the
+    process's own sets) to ``key_ttl``: the ``refresh`` script, per batch of sessions.
+    Return the sessions whose keys are gone."""
     ordered = sorted(sessions)
     ttl = round(key_ttl * 1000)
+    gone: list[str] = []
     for start in range(0, max(len(ordered), 1), REFRESH_BATCH):
-        await script(keys=[], args=[prefix, ttl, node, *ordered[start : start + REFRESH_BATCH]])
+        batch = ordered[start : start + REFRESH_BATCH]
+        gone += [text(sid) for sid in await script(keys=[], args=[prefix, ttl, node, *batch])]
+    return gone
 
 
 async def warn_if_redis_may_evict(client: Redis) -> None:
