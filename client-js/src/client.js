@@ -358,6 +358,7 @@ export class Client extends Emitter {
     if (from && from != c.name) this._emit("transportchange", { from, to: c.name });
     this.#flush();
     this.#scheduleProbe();
+    this.#ackSoon(c); // what came before it opened (an upgrade's: on the old connection)
   }
 
   /** @param {TransportName} name */
@@ -434,11 +435,16 @@ export class Client extends Emitter {
     c.ackTimer ||= o.setTimeout(due, delay);
   }
 
-  /** @param {Conn} c a live one (#kill clears the timer that calls this) */
+  /**
+   * While an upgrade's WebSocket opens, ack no further than the `last` its URL carries (its
+   * `acked`): the server drops what we ack, and would find that resume point gone (4004).
+   * @param {Conn} c a live one (#kill clears the timer that calls this)
+   */
   #ack(c) {
+    const seq = Math.min(this.#in, this.#probe?.acked ?? Infinity);
     this.#o.clearTimeout(c.ackTimer);
     c.ackTimer = null;
-    if (this.#in > c.acked) c.t?.send(wire.ackFrame((c.acked = this.#in)));
+    if (seq > c.acked) c.t?.send(wire.ackFrame((c.acked = seq)));
   }
 
   /**
@@ -529,6 +535,7 @@ export class Client extends Emitter {
       }
       this.#probe = null;
       this.#demote(c.name);
+      if (this.#conn) this.#ackSoon(this.#conn); // what it held back while the probe opened
       return this.#conn ? this.#scheduleProbe() : this.#retry(code, reason);
     }
     this.#stop();
