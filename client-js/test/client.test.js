@@ -687,6 +687,38 @@ test("while an upgrade's WebSocket opens, the stream acks no further than the re
   assert.equal(client.transport, "websocket");
 });
 
+test("while an upgrade's WebSocket opens, no long-poll goes: its last would ack past the WebSocket's", async () => {
+  const env = fakeEnv();
+  env.store.set(`realtime:${URL_}`, `longpoll ${env.time}`);
+  const client = connect(URL_, { ...env, upgradeAfter: 1000, openTimeout: 500 });
+  const log = record(client);
+  await flush();
+  env.request("/longpoll", "GET").answer(200, [HELLO, "d1:a"]);
+  await env.advance(1000);
+  const [probe] = env.sockets;
+  assert.match(probe.url, /last=1$/);
+  env.request("/longpoll", "GET").answer(200, ["d2:b", "d3:c"]); // the poll under way
+  await flush();
+  assert.equal(env.request("/longpoll", "GET"), undefined, "no poll with last=3");
+  probe.drop(1006);
+  await flush();
+  assert.match(env.request("/longpoll", "GET").url, /last=3$/, "the probe failed: polls go on");
+  await env.advance(2000);
+  const [, second] = env.sockets;
+  assert.match(second.url, /last=3&/);
+  env.request("/longpoll", "GET").answer(200, ["d4:d"]);
+  await flush();
+  assert.equal(env.request("/longpoll", "GET"), undefined);
+  second.receive('h{"ack":0}');
+  second.receive("d4:d"); // the replay after 3: nothing new
+  await env.advance(50);
+  assert.deepEqual(second.sent, ["a4"], "the WebSocket acks what the last poll brought");
+  await env.advance(30000);
+  assert.equal(env.requests.filter((r) => r.url.includes("/longpoll")).length, 0, "polls are over");
+  assert.deepEqual(messages(log), ["a", "b", "c", "d"]);
+  assert.deepEqual(types(log).filter((t) => t != "message"), ["open", "fallback", "transportchange"]);
+});
+
 test("a failed upgrade probe leaves the session where it was and is retried later", async () => {
   const env = fakeEnv();
   env.store.set(`realtime:${URL_}`, `sse ${env.time}`);
