@@ -442,11 +442,12 @@ export class Client extends Emitter {
 
   /**
    * While an upgrade's WebSocket opens, ack no further than the `last` its URL carries (its
-   * `acked`): the server drops what we ack, and would find that resume point gone (4004).
+   * `acked`, #in when it started): the server drops what we ack, and would find that resume
+   * point gone (4004).
    * @param {Conn} c a live one (#kill clears the timer that calls this)
    */
   #ack(c) {
-    const seq = Math.min(this.#in, this.#probe?.acked ?? Infinity);
+    const seq = this.#probe?.acked ?? this.#in;
     this.#o.clearTimeout(c.ackTimer);
     c.ackTimer = null;
     if (seq > c.acked) c.t?.send(wire.ackFrame((c.acked = seq)));
