@@ -67,8 +67,8 @@
  * @property {() => void} close
  * @property {boolean} [binary] whether binary data goes as raw binary frames
  *
- * @typedef {Env & {url: string, sid: string, token: string, last: () => number, held: () => Promise<void> | undefined,
- *   timeout: number, maxBatch: number, onframe: (raw: string | ArrayBuffer) => void,
+ * @typedef {Env & {url: string, sid: string, token: string, last: () => number,
+ *   held: () => Promise<void> | undefined, timeout: number, maxBatch: number, onframe: (raw: string | ArrayBuffer) => void,
  *   onclose: (code: number, reason: string) => void, fb: string}} TransportOptions
  *   `held` settles once no upgrade's WebSocket is opening (a long-poll waits for it).
  *   `fb` is appended to the opening request: "&fb=<transport>:<reason>" after a failed
