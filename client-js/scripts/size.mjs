@@ -3,8 +3,9 @@
 // for the modern builds, 7 KiB for the legacy one, 6.5 KiB for the builds with events and calls
 // (the core included). Exits 1 over budget. `npm run build` writes the builds.
 // The modern builds' target is 5,000 bytes (issues 3 and 20). Tickets and token rotation (issue
-// 17) and acks by count (issue 19) brought the core to 5,051: the target is missed by 51 bytes,
-// and the budget guards 5 KiB until that is won back.
+// 17) and acks by count (issue 19) brought the core to 5,051, the upgrade that acknowledges
+// nothing past the WebSocket's resume point to 5,112: the target is missed by 112 bytes, and
+// the budget guards 5 KiB until that is won back.
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 

@@ -39,6 +39,8 @@ import { websocket } from "./transports/websocket.js";
  * @property {any} [ackTimer]
  * @property {number} [ackLast] when the last message to acknowledge came
  * @property {Conn[]} [rivals] the attempts closed when this one won the race
+ * @property {Promise<void>} done settles when it opens or dies
+ * @property {() => void} go settles `done`
  */
 
 /** @type {Record<TransportName, TransportFactory>} */
@@ -296,6 +298,7 @@ export class Client extends Emitter {
     const o = this.#o;
     const n = /** @type {Negotiated} */ (this.#n);
     const c = /** @type {Conn} */ ({ name, acked: this.#in });
+    c.done = new Promise((r) => (c.go = r));
     c.timer = o.setTimeout(() => this.#end(c, 1006, `no hello in ${this.#wait} ms`), this.#wait);
     // Still no hello (a proxy may hold a stream back): race the next transport, as Happy
     // Eyeballs races addresses; the first hello wins. Never sooner than 4 round trips.
@@ -307,6 +310,7 @@ export class Client extends Emitter {
         sid: n.sid,
         token: n.token,
         last: () => this.#in,
+        held: () => this.#probe?.done,
         timeout: n.poll_timeout_ms + this.#wait,
         maxBatch: n.max_batch || 256,
         fb: this.#fb,
@@ -340,6 +344,7 @@ export class Client extends Emitter {
     });
     this.#tries = [];
     o.clearTimeout(c.timer);
+    c.go();
     c.open = true;
     c.since = o.now();
     c.cursor = ack;
@@ -358,6 +363,7 @@ export class Client extends Emitter {
     if (from && from != c.name) this._emit("transportchange", { from, to: c.name });
     this.#flush();
     this.#scheduleProbe();
+    this.#ackSoon(c); // what came before it opened (an upgrade's: on the old connection)
   }
 
   /** @param {TransportName} name */
@@ -434,11 +440,17 @@ export class Client extends Emitter {
     c.ackTimer ||= o.setTimeout(due, delay);
   }
 
-  /** @param {Conn} c a live one (#kill clears the timer that calls this) */
+  /**
+   * While an upgrade's WebSocket opens, ack no further than the `last` its URL carries (its
+   * `acked`, #in when it started): the server drops what we ack, and would find that resume
+   * point gone (4004).
+   * @param {Conn} c a live one (#kill clears the timer that calls this)
+   */
   #ack(c) {
+    const seq = this.#probe?.acked ?? this.#in;
     this.#o.clearTimeout(c.ackTimer);
     c.ackTimer = null;
-    if (this.#in > c.acked) c.t?.send(wire.ackFrame((c.acked = this.#in)));
+    if (seq > c.acked) c.t?.send(wire.ackFrame((c.acked = seq)));
   }
 
   /**
@@ -529,6 +541,7 @@ export class Client extends Emitter {
       }
       this.#probe = null;
       this.#demote(c.name);
+      if (this.#conn) this.#ackSoon(this.#conn); // what it held back while the probe opened
       return this.#conn ? this.#scheduleProbe() : this.#retry(code, reason);
     }
     this.#stop();
@@ -554,6 +567,7 @@ export class Client extends Emitter {
 
   /** @param {Conn} c */
   #kill(c) {
+    c.go();
     c.dead = true;
     c.t?.close();
     this.#o.clearTimeout(c.timer);

@@ -68,8 +68,9 @@
  * @property {boolean} [binary] whether binary data goes as raw binary frames
  *
  * @typedef {Env & {url: string, sid: string, token: string, last: () => number,
- *   timeout: number, maxBatch: number, onframe: (raw: string | ArrayBuffer) => void,
+ *   held: () => Promise<void> | undefined, timeout: number, maxBatch: number, onframe: (raw: string | ArrayBuffer) => void,
  *   onclose: (code: number, reason: string) => void, fb: string}} TransportOptions
+ *   `held` settles once no upgrade's WebSocket is opening (a long-poll waits for it).
  *   `fb` is appended to the opening request: "&fb=<transport>:<reason>" after a failed
  *   attempt, for the server's metrics, or "".
  *

@@ -649,6 +649,76 @@ test("upgrades to WebSocket in the background without losing or doubling a messa
   assert.equal(env.store.get(`realtime:${URL_}`), `websocket ${env.time}`);
 });
 
+test("while an upgrade's WebSocket opens, the stream acks no further than the resume point in its URL", async () => {
+  // The server drops what was acknowledged: an ack past the probe's `last` that reached it
+  // before the probe's handshake made that resume point a replay gap (4004), the session lost.
+  const env = fakeEnv({ negotiated: { max_queue: 8 } }); // an ack every 2 messages
+  env.store.set(`realtime:${URL_}`, `sse ${env.time}`);
+  const client = connect(URL_, { ...env, upgradeAfter: 1000, openTimeout: 500 });
+  const log = record(client);
+  await flush();
+  const source = env.sources[0];
+  source.receive(HELLO);
+  source.receive("d1:a");
+  await env.advance(1000);
+  const acks = () => env.requests.filter((r) => r.method == "POST").flatMap((r) => r.body);
+  assert.deepEqual(acks(), ["a1"]);
+  env.request("/sse", "POST").answer(200, ["a0"]);
+  const [probe] = env.sockets;
+  assert.match(probe.url, /last=1$/);
+  for (const m of ["d2:b", "d3:c", "d4:d"]) source.receive(m);
+  await env.advance(400);
+  assert.deepEqual(acks(), [], "nothing past 1 while the probe opens");
+  probe.drop(1006);
+  await flush();
+  assert.deepEqual(acks(), ["a4"], "the probe failed: the stream acks what it held");
+  env.request("/sse", "POST").answer(200, ["a0"]);
+  await env.advance(2000);
+  const [, second] = env.sockets;
+  assert.match(second.url, /last=4&/);
+  for (const m of ["d5:e", "d6:f"]) source.receive(m);
+  await env.advance(250);
+  assert.deepEqual(acks(), []);
+  second.receive('h{"ack":0}');
+  for (const m of ["d5:e", "d6:f"]) second.receive(m); // the replay after 4: nothing new
+  await env.advance(50);
+  assert.deepEqual(second.sent, ["a6"], "the WebSocket acks what came on the stream meanwhile");
+  assert.deepEqual(messages(log), ["a", "b", "c", "d", "e", "f"]);
+  assert.equal(client.transport, "websocket");
+});
+
+test("while an upgrade's WebSocket opens, no long-poll goes: its last would ack past the WebSocket's", async () => {
+  const env = fakeEnv();
+  env.store.set(`realtime:${URL_}`, `longpoll ${env.time}`);
+  const client = connect(URL_, { ...env, upgradeAfter: 1000, openTimeout: 500 });
+  const log = record(client);
+  await flush();
+  env.request("/longpoll", "GET").answer(200, [HELLO, "d1:a"]);
+  await env.advance(1000);
+  const [probe] = env.sockets;
+  assert.match(probe.url, /last=1$/);
+  env.request("/longpoll", "GET").answer(200, ["d2:b", "d3:c"]); // the poll under way
+  await flush();
+  assert.equal(env.request("/longpoll", "GET"), undefined, "no poll with last=3");
+  probe.drop(1006);
+  await flush();
+  assert.match(env.request("/longpoll", "GET").url, /last=3$/, "the probe failed: polls go on");
+  await env.advance(2000);
+  const [, second] = env.sockets;
+  assert.match(second.url, /last=3&/);
+  env.request("/longpoll", "GET").answer(200, ["d4:d"]);
+  await flush();
+  assert.equal(env.request("/longpoll", "GET"), undefined);
+  second.receive('h{"ack":0}');
+  second.receive("d4:d"); // the replay after 3: nothing new
+  await env.advance(50);
+  assert.deepEqual(second.sent, ["a4"], "the WebSocket acks what the last poll brought");
+  await env.advance(30000);
+  assert.equal(env.requests.filter((r) => r.url.includes("/longpoll")).length, 0, "polls are over");
+  assert.deepEqual(messages(log), ["a", "b", "c", "d"]);
+  assert.deepEqual(types(log).filter((t) => t != "message"), ["open", "fallback", "transportchange"]);
+});
+
 test("a failed upgrade probe leaves the session where it was and is retried later", async () => {
   const env = fakeEnv();
   env.store.set(`realtime:${URL_}`, `sse ${env.time}`);

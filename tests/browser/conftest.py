@@ -8,11 +8,15 @@ WebKit are driven otherwise, by tests/browser/engines.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import json
+import logging
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.app import make_app
 from tests.browser.proxy import Proxy
@@ -120,11 +124,41 @@ def cutter(server: str) -> Iterator[Proxy]:
         yield proxy
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the test, for :func:`page` to see whether it failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def describe(page: Page) -> str:
+    """What the test page saw: the client's events, its transport, the messages' count and
+    last ones, for a failed test's report."""
+    seen = page.evaluate(
+        """() => ({events: window.events, transport: window.rt?.transport,
+                   count: window.messages?.length, last: window.messages?.slice(-5)})"""
+    )
+    return json.dumps(seen, indent=1, default=str)
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(
+    browser: Browser, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[Page]:
+    """A fresh page; if the test fails, what it saw is printed (see :func:`describe`), and
+    the realtime loggers' INFO lines (sessions opened, resumed, closed) show beside."""
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
+    caplog.set_level(logging.INFO, logger="realtime")
     try:
-        yield context.new_page()
+        page = context.new_page()
+        yield page
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            with contextlib.suppress(PlaywrightError):  # a page that crashed tells nothing
+                print("the page saw:", describe(page))
     finally:
         context.close()

@@ -27,12 +27,16 @@ def load(page: Page, base: str, init_script: str = "") -> None:
     page.wait_for_function("window.ready")
 
 
-def start(page: Page, **options: Any) -> str:
-    """Connect with ``options``; wait for the open event and return the transport."""
-    page.evaluate("options => start(options)", options)
+def start(page: Page, *sends: str, **options: Any) -> str:
+    """Connect with ``options`` and send ``sends`` at once (they go with the first
+    connection); wait for the open event and return the transport it opened on."""
+    page.evaluate(
+        "([options, sends]) => { start(options); sends.forEach(m => rt.send(m)); }",
+        [options, list(sends)],
+    )
     page.wait_for_function("events.some(e => e.type == 'open' || e.type == 'close')")
     assert "open" in event_types(page) and "close" not in event_types(page), events(page)
-    transport: str = page.evaluate("rt.transport")
+    transport: str = next(e["transport"] for e in events(page) if e["type"] == "open")
     return transport
 
 
@@ -144,18 +148,23 @@ def test_resume_after_the_connection_is_cut(page: Page, cutter: Proxy, transport
     assert page.evaluate("rt.transport") == transport
 
 
-def test_upgrade_to_websocket_mid_stream(page: Page, server: str) -> None:
-    remember_sse = (
-        "localStorage.setItem('realtime:' + location.origin + '/realtime', 'sse ' + Date.now());"
+@pytest.mark.parametrize("transport", ["sse", "longpoll"])
+def test_upgrade_to_websocket_mid_stream(page: Page, server: str, transport: str) -> None:
+    """The old connection acks (SSE) or polls (long-polling) while the WebSocket opens: the
+    server must never see an ack past the WebSocket's resume point first (that is a 4004)."""
+    remember = (
+        "localStorage.setItem('realtime:' + location.origin + '/realtime', "
+        f"'{transport} ' + Date.now());"
     )
-    load(page, server, remember_sse)
-    assert start(page, upgradeAfter=300) == "sse"
-    send(page, "stream 1000 2", "end")
+    load(page, server, remember)
+    # The stream starts with the first connection: the upgrade comes 300 ms into it, however
+    # slowly this test reads the page.
+    assert start(page, "stream 1000 2", "end", upgradeAfter=300) == transport
     page.wait_for_function("events.some(e => e.type == 'transportchange')")
     assert len(page.evaluate("messages")) < 1000, "the upgrade came after the stream"
     assert wait_for_messages(page, 1001) == [*numbers(1000), "end"]
     assert event_types(page) == ["open", "transportchange"]
-    assert events(page)[1]["from"] == "sse" and events(page)[1]["to"] == "websocket"
+    assert events(page)[1]["from"] == transport and events(page)[1]["to"] == "websocket"
 
 
 @pytest.mark.parametrize("transport", ["websocket", "sse"])

@@ -30,6 +30,8 @@ export function longpoll(o) {
       } catch (/** @type {any} */ error) {
         end(error.code, error.reason);
       }
+      // No poll while an upgrade's WebSocket opens: its `last` would ack past the WebSocket's.
+      await o.held();
     }
   })();
   return { send: up.send, close: () => abort.abort() };
