@@ -10,9 +10,13 @@ expiry; it expires with the newest ticket, so it needs no cleanup."""
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+import weakref
+from typing import Any
 
-__all__ = ["add_ticket", "check_token", "rotate_token", "use_ticket"]
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+__all__ = ["add_ticket", "check_token", "rotate_token", "run_script", "use_ticket"]
 
 # KEYS: the session's hash. ARGV: the new token's hash, the most kept waiting.
 _ROTATE = """
@@ -65,6 +69,18 @@ return 1
 """
 
 
+_SCRIPTS: weakref.WeakKeyDictionary[Redis, dict[str, AsyncScript]] = weakref.WeakKeyDictionary()
+
+
+async def run_script(client: Redis, source: str, keys: list[str], args: list[Any]) -> Any:
+    """Run a small script by its SHA (EVALSHA, loaded once), not its source every time."""
+    scripts = _SCRIPTS.setdefault(client, {})
+    script = scripts.get(source)
+    if script is None:
+        script = scripts[source] = client.register_script(source)
+    return await script(keys=keys, args=args)
+
+
 async def add_ticket(
     client: Redis,
     session_key: str,
@@ -77,19 +93,22 @@ async def add_ticket(
     """Keep a ticket until ``expires`` (``lifetime`` seconds from now); at most ``most``."""
     ttl = max(1, round(lifetime * 1000))
     return bool(
-        await client.eval(_ADD, 2, session_key, tickets_key, ticket_hash, repr(expires), most, ttl)
+        await run_script(
+            client, _ADD, [session_key, tickets_key], [ticket_hash, repr(expires), most, ttl]
+        )
     )
 
 
 async def use_ticket(client: Redis, tickets_key: str, ticket_hash: str, now: float) -> bool:
-    return bool(await client.eval(_USE, 1, tickets_key, ticket_hash, repr(now)))
+    return bool(await run_script(client, _USE, [tickets_key], [ticket_hash, repr(now)]))
 
 
 async def rotate_token(client: Redis, session_key: str, token_hash: str, most: int) -> bool:
-    return bool(await client.eval(_ROTATE, 1, session_key, token_hash, most))
+    return bool(await run_script(client, _ROTATE, [session_key], [token_hash, most]))
 
 
 async def check_token(
     client: Redis, session_key: str, token_hash: str, now: float, grace: float
 ) -> bool:
-    return bool(await client.eval(_CHECK, 1, session_key, token_hash, repr(now), repr(grace)))
+    arguments = [token_hash, repr(now), repr(grace)]
+    return bool(await run_script(client, _CHECK, [session_key], arguments))

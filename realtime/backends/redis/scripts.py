@@ -1,9 +1,10 @@
 """The Lua scripts of the Redis backend: one per state change, each atomic.
 
 They mirror :class:`realtime.protocol.session.SessionState` operation for operation; the
-backend contract tests hold both to the same answers. Every script starts with the
-:mod:`~realtime.backends.redis.prelude` and the logs' merge (``COLLECT``,
-:mod:`~realtime.backends.redis.roomlog`) and takes the key prefix as ``ARGV[1]``. Keys are
+backend contract tests hold both to the same answers. Every script starts with the functions
+it calls of the :mod:`~realtime.backends.redis.prelude` and of the logs' merge (``COLLECT``,
+:mod:`~realtime.backends.redis.roomlog`), :mod:`~realtime.backends.redis.lua` picks them, and
+takes the key prefix as ``ARGV[1]``. Keys are
 built inside the scripts, so the backend needs a single Redis (or a primary with replicas),
 not a Redis Cluster.
 
@@ -44,6 +45,7 @@ whose keys are gone when the reaper meets it or when a cap is reached (``below``
 
 from __future__ import annotations
 
+from realtime.backends.redis.lua import compose
 from realtime.backends.redis.prelude import PRELUDE
 from realtime.backends.redis.roomlog import COLLECT, ROOM_SCRIPTS
 
@@ -476,7 +478,7 @@ return gone
 """
 
 SCRIPTS: dict[str, str] = {
-    name: PRELUDE + COLLECT + PUSH_FUNCTION + body
+    name: compose(PRELUDE + COLLECT + PUSH_FUNCTION, body)
     for name, body in {
         **ROOM_SCRIPTS,
         "create": CREATE,

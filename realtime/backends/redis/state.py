@@ -9,6 +9,7 @@ import json
 from redis.asyncio import Redis
 
 from realtime.backends.redis.codec import text
+from realtime.backends.redis.credentials import run_script
 from realtime.types import SessionId
 
 __all__ = ["load_state", "presence", "save_state"]
@@ -23,7 +24,7 @@ return 1
 
 
 async def save_state(client: Redis, session_key: str, state: str) -> bool:
-    return bool(await client.eval(_SAVE, 1, session_key, state))
+    return bool(await run_script(client, _SAVE, [session_key], [state]))
 
 
 async def load_state(client: Redis, session_key: str) -> str | None:
