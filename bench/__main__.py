@@ -72,6 +72,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         help="scale-out: each Redis node's RedisBackend(max_connections=N) (default 100)",
     )
+    parser.add_argument(
+        "--scaleout-sessions",
+        type=_sessions,
+        help="scale-out: sessions per transport, e.g. websocket=380 (default: the mode's mix)",
+    )
     docs = parser.add_mutually_exclusive_group()
     docs.add_argument("--docs", dest="docs", action="store_true", default=None)
     docs.add_argument("--no-docs", dest="docs", action="store_false")
@@ -177,6 +182,17 @@ def _write(path: Path, document: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def _sessions(value: str) -> dict[str, int]:
+    """``websocket=380,sse=10``: sessions per transport, the others none."""
+    counts = {"websocket": 0, "sse": 0, "longpoll": 0}
+    for part in value.split(","):
+        name, _, count = part.partition("=")
+        if name not in counts or not count.isdigit():
+            raise argparse.ArgumentTypeError(f"expected transport=count, got {part!r}")
+        counts[name] = int(count)
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     settings = (QUICK if args.quick else FULL).with_rounds(args.rounds)
@@ -184,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = dataclasses.replace(settings, open_timeout=args.open_timeout)
     if args.redis_connections is not None:
         settings = dataclasses.replace(settings, redis_connections=args.redis_connections)
+    if args.scaleout_sessions is not None:
+        settings = dataclasses.replace(settings, scaleout_sessions=args.scaleout_sessions)
     _raise_file_limit()
     server_core, loadgen_core = settings.cores
     if len(os.sched_getaffinity(0) | {server_core, loadgen_core}) < 2 or (os.cpu_count() or 1) < 2:
