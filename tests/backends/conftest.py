@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from realtime.backends.base import Backend
 from realtime.backends.memory import MemoryBackend
+
+if TYPE_CHECKING:
+    from realtime.backends.redis import RedisBackend
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -25,3 +29,19 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
         yield instance
     finally:
         await instance.stop()
+
+
+@pytest.fixture
+async def nodes(redis_url: str) -> AsyncIterator[tuple[RedisBackend, RedisBackend]]:
+    """Two processes' backends (two RedisBackend instances) sharing one Redis and prefix."""
+    from realtime.backends.redis import RedisBackend
+
+    prefix = f"test-{secrets.token_hex(4)}"
+    first, second = RedisBackend(redis_url, prefix=prefix), RedisBackend(redis_url, prefix=prefix)
+    await first.start()
+    await second.start()
+    try:
+        yield first, second
+    finally:
+        await first.stop()
+        await second.stop()

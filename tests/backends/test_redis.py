@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -22,19 +22,6 @@ from tests.backends.test_contract import Probe, eventually, new_session
 from tests.servers import port_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
-
-
-@pytest.fixture
-async def nodes(redis_url: str) -> AsyncIterator[tuple[RedisBackend, RedisBackend]]:
-    prefix = f"test-{secrets.token_hex(4)}"
-    first, second = RedisBackend(redis_url, prefix=prefix), RedisBackend(redis_url, prefix=prefix)
-    await first.start()
-    await second.start()
-    try:
-        yield first, second
-    finally:
-        await first.stop()
-        await second.stop()
 
 
 class Channel:

@@ -5,8 +5,6 @@ stay attached between polls."""
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -17,19 +15,6 @@ from realtime.protocol.session import SessionStatus
 from tests.backends.test_contract import Probe, eventually, new_session
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
-
-
-@pytest.fixture
-async def nodes(redis_url: str) -> AsyncIterator[tuple[RedisBackend, RedisBackend]]:
-    prefix = f"test-{secrets.token_hex(4)}"
-    first, second = RedisBackend(redis_url, prefix=prefix), RedisBackend(redis_url, prefix=prefix)
-    await first.start()
-    await second.start()
-    try:
-        yield first, second
-    finally:
-        await first.stop()
-        await second.stop()
 
 
 async def writes(client: Redis) -> int:
